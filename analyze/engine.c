@@ -1,0 +1,259 @@
+/* The engine: frames in, events out.  See keyprov.h for the contract. */
+#include "engine.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/random.h>
+
+#include "classify.h"
+#include "geo.h"
+#include "policy.h"
+
+#define DEFAULT_MAX_FLOWS 262144u
+#define DEFAULT_IDLE_S 120u
+#define DEFAULT_REASM 65536u
+#define MAX_REASM (1u << 20)
+
+KP_API const char *kp_version(void) { return KP_VERSION_STRING; }
+
+KP_API const char *kp_strerror(int err)
+{
+    switch (err) {
+    case KP_OK: return "success";
+    case KP_EINVAL: return "invalid argument";
+    case KP_ENOMEM: return "out of memory";
+    case KP_EIO: return "cannot read file";
+    case KP_EFORMAT: return "unexpected file format";
+    case KP_ELINKTYPE: return "unsupported link type";
+    default: return "unknown error";
+    }
+}
+
+KP_API int kp_linktype_supported(int linktype) { return kp_decode_linktype_ok(linktype) ? 1 : 0; }
+
+KP_API void kp_config_init(struct kp_config *cfg)
+{
+    memset(cfg, 0, sizeof(*cfg));
+    cfg->size = sizeof(*cfg);
+    cfg->max_flows = DEFAULT_MAX_FLOWS;
+    cfg->idle_timeout_s = DEFAULT_IDLE_S;
+    cfg->reasm_limit = DEFAULT_REASM;
+}
+
+static void flow_release(struct kp_flow *f, enum kp_flow_release why, void *user)
+{
+    struct kp_engine *eng = user;
+    (void)why;
+    /* Whatever a flow still holds is finalised before its slot is reused:
+     * eviction never loses a key record. */
+    if (f->app_kind == KP_APP_TLS) {
+        kp_tls_flow_release(eng, f);
+    }
+}
+
+KP_API int kp_engine_new(struct kp_engine **out, const struct kp_config *cfg, char *err,
+                         size_t errlen)
+{
+    *out = NULL;
+    if (cfg == NULL || cfg->size == 0) {
+        snprintf(err, errlen, "configuration not initialised (call kp_config_init)");
+        return KP_EINVAL;
+    }
+    struct kp_engine *eng = calloc(1, sizeof(*eng));
+    if (eng == NULL) {
+        snprintf(err, errlen, "out of memory");
+        return KP_ENOMEM;
+    }
+    /* Copy only the part of the configuration the caller knows about. */
+    kp_config_init(&eng->cfg);
+    size_t n = cfg->size < sizeof(eng->cfg) ? cfg->size : sizeof(eng->cfg);
+    memcpy(&eng->cfg, cfg, n);
+    eng->cfg.size = sizeof(eng->cfg);
+    if (eng->cfg.max_flows == 0) {
+        snprintf(err, errlen, "max_flows must be at least 1");
+        kp_engine_free(eng);
+        return KP_EINVAL;
+    }
+    if (eng->cfg.reasm_limit < 1024 || eng->cfg.reasm_limit > MAX_REASM) {
+        snprintf(err, errlen, "reassembly limit must be between 1024 and %u bytes", MAX_REASM);
+        kp_engine_free(eng);
+        return KP_EINVAL;
+    }
+    uint64_t seed = eng->cfg.hash_seed;
+    if (seed == 0 && getrandom(&seed, sizeof(seed), 0) != (ssize_t)sizeof(seed)) {
+        seed = (uint64_t)(uintptr_t)eng ^ 0x9e3779b97f4a7c15ULL;
+    }
+    eng->flows = kp_flow_table_new(eng->cfg.max_flows, (uint64_t)eng->cfg.idle_timeout_s * 1000000u,
+                                   seed, flow_release, eng);
+    eng->scratch = malloc(KP_SCRATCH);
+    if (eng->flows == NULL || eng->scratch == NULL) {
+        snprintf(err, errlen, "out of memory for %u flows", eng->cfg.max_flows);
+        kp_engine_free(eng);
+        return KP_ENOMEM;
+    }
+    if (eng->cfg.rules_path != NULL) {
+        FILE *fp = fopen(eng->cfg.rules_path, "rb");
+        if (fp == NULL) {
+            snprintf(err, errlen, "%s: cannot open rules file", eng->cfg.rules_path);
+            kp_engine_free(eng);
+            return KP_EIO;
+        }
+        char *text = malloc(1u << 20);
+        size_t len = text != NULL ? fread(text, 1, 1u << 20, fp) : 0;
+        bool too_big = text != NULL && len == (1u << 20);
+        fclose(fp);
+        if (text == NULL || too_big) {
+            snprintf(err, errlen, "%s: %s", eng->cfg.rules_path,
+                     text == NULL ? "out of memory" : "rules file larger than 1 MiB");
+            free(text);
+            kp_engine_free(eng);
+            return text == NULL ? KP_ENOMEM : KP_EFORMAT;
+        }
+        eng->rules = kp_rules_parse(text, len, eng->cfg.rules_path, err, errlen);
+        free(text);
+    } else {
+        eng->rules = kp_rules_builtin(err, errlen);
+    }
+    eng->cfg.rules_path = NULL; /* borrowed only for the duration of this call */
+    if (eng->rules == NULL) {
+        kp_engine_free(eng);
+        return KP_EFORMAT;
+    }
+    *out = eng;
+    return KP_OK;
+}
+
+KP_API void kp_engine_free(struct kp_engine *eng)
+{
+    if (eng == NULL) {
+        return;
+    }
+    if (eng->flows != NULL) {
+        /* free per-flow state without emitting (kp_engine_finish emits) */
+        eng->cfg.on_event = NULL;
+        kp_flow_table_flush(eng->flows);
+        kp_flow_table_free(eng->flows);
+    }
+    kp_rules_free(eng->rules);
+    free(eng->scratch);
+    free(eng);
+}
+
+KP_API int kp_engine_feed(struct kp_engine *eng, int linktype, uint64_t ts_us,
+                          const uint8_t *data, size_t caplen, size_t wirelen)
+{
+    if (!kp_decode_linktype_ok(linktype)) {
+        return KP_ELINKTYPE;
+    }
+    eng->st.packets++;
+    eng->st.bytes += wirelen;
+    if (ts_us > eng->now_us) {
+        eng->now_us = ts_us;
+    }
+    struct kp_pkt pkt;
+    enum kp_res r = kp_decode(linktype, data, caplen, &pkt);
+    if (r == KP_RES_NOT_MINE) {
+        eng->st.other++;
+        return KP_OK;
+    }
+    if (r != KP_RES_OK) {
+        eng->st.undecodable++;
+        return KP_OK;
+    }
+    if (pkt.ipver == 4) {
+        eng->st.ipv4++;
+    } else {
+        eng->st.ipv6++;
+    }
+    if (pkt.fragment) {
+        eng->st.ip_fragments++;
+        return KP_OK;
+    }
+    if (pkt.proto == KP_PROTO_TCP) {
+        eng->st.tcp++;
+    } else if (pkt.proto == KP_PROTO_UDP) {
+        eng->st.udp++;
+    } else {
+        return KP_OK;
+    }
+    int dir;
+    bool created;
+    struct kp_flow *f = kp_flow_lookup(eng->flows, &pkt.src, pkt.sport, &pkt.dst, pkt.dport,
+                                       pkt.proto, ts_us, &dir, &created);
+    f->pkts[dir]++;
+    f->bytes[dir] += wirelen;
+    if (f->bypass) {
+        return KP_OK;
+    }
+    if (pkt.proto == KP_PROTO_TCP) {
+        kp_tls_flow_packet(eng, f, dir, &pkt);
+    } else {
+        f->bypass = 1; /* the UDP media plane comes with its own dissectors */
+    }
+    return KP_OK;
+}
+
+KP_API void kp_engine_finish(struct kp_engine *eng)
+{
+    kp_flow_table_flush(eng->flows);
+}
+
+KP_API void kp_engine_stats(const struct kp_engine *eng, struct kp_stats *out)
+{
+    *out = eng->st;
+    struct kp_flow_counts c;
+    kp_flow_table_counts(eng->flows, &c);
+    out->flows_created = c.created;
+    out->flows_evicted_idle = c.idle;
+    out->flows_evicted_full = c.evicted;
+    out->flows_active = c.active;
+}
+
+void kp_key_add_evidence(struct kp_key_rec *k, const char *what)
+{
+    if (k->n_evidence < KP_MAX_EVIDENCE) {
+        k->evidence[k->n_evidence++] = what;
+    }
+}
+
+void kp_engine_emit_key(struct kp_engine *eng, struct kp_key_rec *k)
+{
+    kp_addr_str(&k->client, k->client_ip, sizeof(k->client_ip));
+    kp_addr_str(&k->issuer, k->issuer_ip, sizeof(k->issuer_ip));
+    memset(&k->geo, 0, sizeof(k->geo));
+    if (eng->cfg.geo != NULL) {
+        kp_geo_lookup_addr(eng->cfg.geo, &k->issuer, &k->geo);
+    }
+    k->flagged = kp_policy_eval(eng->cfg.policy, k->geo.country, k->geo.asn, k->reason,
+                                sizeof(k->reason));
+    if (!k->flagged) {
+        k->reason[0] = '\0';
+    }
+    eng->st.key_records++;
+    eng->st.flagged += k->flagged ? 1 : 0;
+    if (eng->cfg.on_event != NULL) {
+        struct kp_event ev = {.type = KP_EV_KEY, .key = k, .anomaly = NULL};
+        eng->cfg.on_event(&ev, eng->cfg.user);
+    }
+}
+
+void kp_engine_anomaly(struct kp_engine *eng, const struct kp_pkt *pkt, const char *name,
+                       const char *detail)
+{
+    if (eng->cfg.on_event == NULL) {
+        return;
+    }
+    struct kp_anomaly a;
+    memset(&a, 0, sizeof(a));
+    a.ts_us = eng->now_us;
+    a.name = name;
+    a.proto = pkt->proto == KP_PROTO_TCP ? "tcp" : "udp";
+    kp_addr_str(&pkt->src, a.src_ip, sizeof(a.src_ip));
+    kp_addr_str(&pkt->dst, a.dst_ip, sizeof(a.dst_ip));
+    a.src_port = pkt->sport;
+    a.dst_port = pkt->dport;
+    snprintf(a.detail, sizeof(a.detail), "%s", detail);
+    struct kp_event ev = {.type = KP_EV_ANOMALY, .key = NULL, .anomaly = &a};
+    eng->cfg.on_event(&ev, eng->cfg.user);
+}

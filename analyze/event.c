@@ -1,0 +1,177 @@
+/* Event accessors and JSON serialisation (schema: docs/events.md). */
+#include <inttypes.h>
+#include <stdio.h>
+#include <string.h>
+#include <time.h>
+
+#include "engine.h"
+#include "json.h"
+
+KP_API enum kp_event_type kp_event_type(const struct kp_event *ev) { return ev->type; }
+
+KP_API const char *kp_event_str(const struct kp_event *ev, enum kp_field f)
+{
+    if (ev->type == KP_EV_ANOMALY) {
+        const struct kp_anomaly *a = ev->anomaly;
+        switch (f) {
+        case KP_F_ANOMALY: return a->name;
+        case KP_F_CLIENT_IP: return a->src_ip;
+        case KP_F_ISSUER_IP: return a->dst_ip;
+        case KP_F_PROTO: return a->proto;
+        case KP_F_REASON: return a->detail;
+        default: return NULL;
+        }
+    }
+    const struct kp_key_rec *k = ev->key;
+    switch (f) {
+    case KP_F_SERVICE: return k->service;
+    case KP_F_MECHANISM: return k->mechanism;
+    case KP_F_CONFIDENCE: return k->confidence;
+    case KP_F_CLIENT_IP: return k->client_ip;
+    case KP_F_ISSUER_IP: return k->issuer_ip;
+    case KP_F_ISSUER_COUNTRY: return k->geo.country;
+    case KP_F_ISSUER_AS_ORG: return k->geo.as_org;
+    case KP_F_SNI: return k->sni;
+    case KP_F_CERT_SUBJECT: return k->cert_subject;
+    case KP_F_CERT_COUNTRY: return k->cert_country;
+    case KP_F_REASON: return k->reason;
+    case KP_F_TLS_VERSION: return k->tls_version;
+    case KP_F_JA4: return k->ja4;
+    case KP_F_PROTO: return k->proto;
+    default: return NULL;
+    }
+}
+
+KP_API int64_t kp_event_int(const struct kp_event *ev, enum kp_field f)
+{
+    if (ev->type == KP_EV_ANOMALY) {
+        switch (f) {
+        case KP_F_CLIENT_PORT: return ev->anomaly->src_port;
+        case KP_F_ISSUER_PORT: return ev->anomaly->dst_port;
+        case KP_F_TS_US: return (int64_t)ev->anomaly->ts_us;
+        default: return 0;
+        }
+    }
+    const struct kp_key_rec *k = ev->key;
+    switch (f) {
+    case KP_F_CLIENT_PORT: return k->client_port;
+    case KP_F_ISSUER_PORT: return k->issuer_port;
+    case KP_F_ISSUER_ASN: return k->geo.asn;
+    case KP_F_FLAGGED: return k->flagged;
+    case KP_F_TS_US: return (int64_t)k->ts_us;
+    default: return 0;
+    }
+}
+
+/* RFC 3339 UTC with microseconds. */
+static void fmt_ts(uint64_t us, char *buf, size_t len)
+{
+    time_t s = (time_t)(us / 1000000u);
+    struct tm tm;
+    if (gmtime_r(&s, &tm) == NULL) {
+        snprintf(buf, len, "1970-01-01T00:00:00.000000Z");
+        return;
+    }
+    char date[32];
+    if (strftime(date, sizeof(date), "%Y-%m-%dT%H:%M:%S", &tm) == 0) {
+        date[0] = '\0';
+    }
+    snprintf(buf, len, "%s.%06uZ", date, (unsigned)(us % 1000000u));
+}
+
+static void str_or_null(struct kp_jw *w, const char *key, const char *s)
+{
+    if (s == NULL || s[0] == '\0') {
+        kp_jw_null(w, key);
+    } else {
+        kp_jw_str(w, key, s);
+    }
+}
+
+static void key_json(struct kp_jw *w, const struct kp_key_rec *k)
+{
+    char ts[48];
+    fmt_ts(k->ts_us, ts, sizeof(ts));
+    kp_jw_str(w, "event_type", "key");
+    kp_jw_int(w, "schema", KP_EVENT_SCHEMA_VERSION);
+    kp_jw_str(w, "ts", ts);
+    kp_jw_str(w, "service", k->service);
+    kp_jw_str(w, "mechanism", k->mechanism);
+    kp_jw_str(w, "proto", k->proto);
+    kp_jw_obj_open(w, "client");
+    kp_jw_str(w, "ip", k->client_ip);
+    kp_jw_int(w, "port", k->client_port);
+    kp_jw_obj_close(w);
+    kp_jw_obj_open(w, "issuer");
+    kp_jw_str(w, "ip", k->issuer_ip);
+    kp_jw_int(w, "port", k->issuer_port);
+    str_or_null(w, "country", k->geo.country);
+    if (k->geo.asn != 0) {
+        kp_jw_int(w, "asn", k->geo.asn);
+    } else {
+        kp_jw_null(w, "asn");
+    }
+    str_or_null(w, "as_org", k->geo.as_org);
+    if (k->sni_len > 0) {
+        kp_jw_strn(w, "sni", k->sni, k->sni_len);
+    } else {
+        kp_jw_null(w, "sni");
+    }
+    str_or_null(w, "cert_subject", k->cert_subject);
+    str_or_null(w, "cert_issuer", k->cert_issuer);
+    str_or_null(w, "cert_country", k->cert_country);
+    str_or_null(w, "cert_sha256", k->cert_sha256);
+    kp_jw_obj_close(w);
+    if (k->tls_version[0] != '\0' || k->ja4[0] != '\0') {
+        kp_jw_obj_open(w, "tls");
+        str_or_null(w, "version", k->tls_version);
+        str_or_null(w, "cipher", k->cipher);
+        str_or_null(w, "alpn", k->alpn);
+        str_or_null(w, "ja4", k->ja4);
+        str_or_null(w, "cert_sans", k->cert_sans);
+        if (k->cert_self_signed >= 0) {
+            kp_jw_bool(w, "cert_self_signed", k->cert_self_signed != 0);
+        }
+        kp_jw_obj_close(w);
+    }
+    kp_jw_str(w, "confidence", k->confidence);
+    kp_jw_arr_open(w, "evidence");
+    for (size_t i = 0; i < k->n_evidence; i++) {
+        kp_jw_str(w, NULL, k->evidence[i]);
+    }
+    kp_jw_arr_close(w);
+    kp_jw_bool(w, "flagged", k->flagged != 0);
+    if (k->flagged) {
+        kp_jw_str(w, "reason", k->reason);
+    }
+}
+
+static void anomaly_json(struct kp_jw *w, const struct kp_anomaly *a)
+{
+    char ts[48];
+    fmt_ts(a->ts_us, ts, sizeof(ts));
+    kp_jw_str(w, "event_type", "anomaly");
+    kp_jw_int(w, "schema", KP_EVENT_SCHEMA_VERSION);
+    kp_jw_str(w, "ts", ts);
+    kp_jw_str(w, "anomaly", a->name);
+    kp_jw_str(w, "proto", a->proto);
+    kp_jw_str(w, "src_ip", a->src_ip);
+    kp_jw_int(w, "src_port", a->src_port);
+    kp_jw_str(w, "dest_ip", a->dst_ip);
+    kp_jw_int(w, "dest_port", a->dst_port);
+    kp_jw_str(w, "detail", a->detail);
+}
+
+KP_API size_t kp_event_json(const struct kp_event *ev, char *buf, size_t len)
+{
+    struct kp_jw w;
+    kp_jw_init(&w, buf, len);
+    kp_jw_obj_open(&w, NULL);
+    if (ev->type == KP_EV_KEY) {
+        key_json(&w, ev->key);
+    } else {
+        anomaly_json(&w, ev->anomaly);
+    }
+    kp_jw_obj_close(&w);
+    return kp_jw_finish(&w);
+}

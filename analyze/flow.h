@@ -1,0 +1,70 @@
+/* Bidirectional flow table: canonical keys, seeded hashing, bounded
+ * capacity, idle timeout and least-recently-used eviction.
+ *
+ * Flows live in one preallocated array (no allocation per packet); a
+ * chained hash over 32-bit indices finds them, and a doubly linked LRU list
+ * (oldest first) drives both idle expiry and eviction when the table is
+ * full.  The owner is told about every flow that leaves the table through
+ * the release callback, before its slot is reused, so that nothing the flow
+ * still holds (pending key records) is lost.
+ */
+#ifndef KP_FLOW_H
+#define KP_FLOW_H
+
+#include "kp.h"
+
+/* Canonical key: the lower (address, port) pair first; padding zeroed. */
+struct kp_flow_key {
+    struct kp_addr a, b;
+    uint16_t pa, pb;
+    uint8_t proto;
+    uint8_t pad[3];
+};
+
+struct kp_flow_app; /* per-flow analysis state, owned by the engine */
+
+struct kp_flow {
+    struct kp_flow_key key;
+    uint64_t first_us, last_us;
+    uint64_t pkts[2], bytes[2];    /* per direction: 0 = from initiator */
+    uint32_t hnext;                /* hash chain (index + 1, 0 = end) */
+    uint32_t lru_prev, lru_next;   /* LRU list (index + 1, 0 = end) */
+    uint8_t init_is_a;             /* the first packet came from key.a */
+    uint8_t in_use;
+    uint8_t bypass;                /* analysis finished: count only */
+    uint8_t app_kind;
+    struct kp_flow_app *app;       /* NULL when no analysis state */
+};
+
+enum kp_flow_release { KP_FLOW_IDLE, KP_FLOW_EVICTED, KP_FLOW_FINISH };
+
+typedef void (*kp_flow_release_fn)(struct kp_flow *f, enum kp_flow_release why, void *user);
+
+struct kp_flow_table;
+
+/* capacity >= 1; idle_us == 0 disables idle expiry. */
+struct kp_flow_table *kp_flow_table_new(uint32_t capacity, uint64_t idle_us, uint64_t seed,
+                                        kp_flow_release_fn release, void *user);
+void kp_flow_table_free(struct kp_flow_table *t);
+
+/* Find or create the flow of a packet from (src, sport) to (dst, dport).
+ * *dir is set to 0 if the packet goes in the initiator's direction, 1
+ * otherwise; *created tells whether the flow is new.  Expires idle flows
+ * first; if the table is full, evicts the least recently seen flow.  Never
+ * fails. */
+struct kp_flow *kp_flow_lookup(struct kp_flow_table *t, const struct kp_addr *src,
+                               uint16_t sport, const struct kp_addr *dst, uint16_t dport,
+                               uint8_t proto, uint64_t now_us, int *dir, bool *created);
+
+/* Release every flow (reason KP_FLOW_FINISH). */
+void kp_flow_table_flush(struct kp_flow_table *t);
+
+struct kp_flow_counts {
+    uint64_t created, idle, evicted, active;
+};
+void kp_flow_table_counts(const struct kp_flow_table *t, struct kp_flow_counts *c);
+
+/* Keyed 64-bit hash of a canonical key (SipHash-1-3 with a 128-bit key). */
+uint64_t kp_flow_hash(const struct kp_flow_key *k, uint64_t k0, uint64_t k1);
+
+#endif

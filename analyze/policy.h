@@ -1,0 +1,15 @@
+/* Policy: which key issuers are flagged (internal side of kp_policy_*). */
+#ifndef KP_POLICY_H
+#define KP_POLICY_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "keyprov.h"
+
+/* Evaluate an issuer: returns 1 and writes the rule that fired to reason
+ * when it is flagged, else 0.  country is "" when unknown, asn 0. */
+int kp_policy_eval(const struct kp_policy *pol, const char *country, uint32_t asn, char *reason,
+                   size_t len);
+
+#endif

@@ -1,0 +1,538 @@
+/* keyprov: the command-line host.  It uses only the public API
+ * (include/keyprov.h) and the capture front end. */
+#include <errno.h>
+#include <getopt.h>
+#include <inttypes.h>
+#include <limits.h>
+#include <pcap/pcap.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include <maxminddb.h>
+#include <openssl/opensslv.h>
+
+#include "capture.h"
+#include "keyprov.h"
+
+#ifndef KP_GEODATA_DIRS
+#define KP_GEODATA_DIRS "/usr/local/share/keyprov/geodata"
+#endif
+
+enum { EXIT_CLEAN = 0, EXIT_FLAGGED = 1, EXIT_USAGE = 2 };
+
+struct cli {
+    int json;
+    int quiet;
+    int verbose;
+    uint64_t keys, flagged, anomalies;
+    char countries[64][3];
+    size_t ncountries;
+    FILE *out;
+    int out_broken;
+};
+
+/* The running capture, for the signal handler (the only global). */
+static struct kp_capture *g_capture;
+
+static void on_signal(int sig)
+{
+    (void)sig;
+    kp_capture_stop(g_capture);
+}
+
+static void usage(FILE *fp)
+{
+    fputs("usage: keyprov [options] (-r FILE | -i IFACE) [BPF filter expression]\n"
+          "Report who issued each conferencing session key, where that server is, and flag\n"
+          "keys from jurisdictions you name.\n\n"
+          "input:\n"
+          "  -r FILE            read a pcap or pcapng file ('-' reads standard input)\n"
+          "  -i IFACE           capture live on IFACE (-D lists interfaces)\n"
+          "  -c COUNT           stop after COUNT packets\n"
+          "  -s SNAPLEN         live snapshot length (default 262144)\n"
+          "  -p                 live: do not put the interface in promiscuous mode\n"
+          "  -B KIB             live: kernel capture buffer size in KiB\n"
+          "policy:\n"
+          "  --flag LIST        flag keys issued in these places: ISO country codes, @GROUPs\n"
+          "                     (@CN @EU @EEA @FVEY @NATO @RU) and ASNs, e.g. CN,HK or AS55960\n"
+          "  --allow LIST       flag keys issued anywhere but these countries/@GROUPs\n"
+          "  --all              also report TLS handshakes of services the rules do not know\n"
+          "  --rules FILE       service rules (default: built in, data/services.rules)\n"
+          "output:\n"
+          "  --json             JSON Lines events (schema in docs/events.md)\n"
+          "  -q                 no summary, only the key lines\n"
+          "  -v                 more detail per key (certificate, TLS, evidence)\n"
+          "geolocation:\n"
+          "  --geo-country PATH country database (MaxMind DB); env KEYPROV_GEO_COUNTRY\n"
+          "  --geo-asn PATH     ASN database (MaxMind DB); env KEYPROV_GEO_ASN\n"
+          "                     default: country.mmdb and asn.mmdb in $KEYPROV_GEODATA or\n"
+          "                     " KP_GEODATA_DIRS "\n"
+          "  --no-geo           do not geolocate\n"
+          "limits:\n"
+          "  --max-flows N      flow table capacity (default 262144)\n"
+          "  -V, --version      versions and geolocation database dates\n"
+          "  -h, --help         this help\n"
+          "exit status: 0 nothing flagged, 1 a key was flagged, 2 usage or input error\n",
+          fp);
+}
+
+static void die_usage(const char *msg)
+{
+    fprintf(stderr, "keyprov: %s (try keyprov --help)\n", msg);
+    exit(EXIT_USAGE);
+}
+
+/* Print bytes from a packet safely on a terminal: printable ASCII as is,
+ * everything else as \xNN (no terminal escapes from the wire). */
+static void put_safe(FILE *fp, const char *s)
+{
+    for (const unsigned char *p = (const unsigned char *)s; *p != '\0'; p++) {
+        if (*p >= 0x20 && *p < 0x7f && *p != '\\') {
+            fputc(*p, fp);
+        } else {
+            fprintf(fp, "\\x%02x", *p);
+        }
+    }
+}
+
+static void note_country(struct cli *c, const char *cc)
+{
+    if (cc == NULL || cc[0] == '\0') {
+        return;
+    }
+    for (size_t i = 0; i < c->ncountries; i++) {
+        if (strcmp(c->countries[i], cc) == 0) {
+            return;
+        }
+    }
+    if (c->ncountries < 64) {
+        snprintf(c->countries[c->ncountries++], 3, "%s", cc);
+    }
+}
+
+static void print_key_human(struct cli *c, const struct kp_event *ev)
+{
+    FILE *fp = c->out;
+    int flagged = (int)kp_event_int(ev, KP_F_FLAGGED);
+    const char *cc = kp_event_str(ev, KP_F_ISSUER_COUNTRY);
+    const char *org = kp_event_str(ev, KP_F_ISSUER_AS_ORG);
+    const char *sni = kp_event_str(ev, KP_F_SNI);
+    const char *subj = kp_event_str(ev, KP_F_CERT_SUBJECT);
+    int64_t asn = kp_event_int(ev, KP_F_ISSUER_ASN);
+    const char *cip = kp_event_str(ev, KP_F_CLIENT_IP);
+    const char *iip = kp_event_str(ev, KP_F_ISSUER_IP);
+    int v6c = strchr(cip, ':') != NULL, v6i = strchr(iip, ':') != NULL;
+
+    fprintf(fp, "%-7s %-10s %-20s %s%s%s:%" PRId64 " -> %s%s%s:%" PRId64 "  %s", flagged ? "FLAGGED" : "ok",
+            kp_event_str(ev, KP_F_SERVICE), kp_event_str(ev, KP_F_MECHANISM), v6c ? "[" : "", cip,
+            v6c ? "]" : "", kp_event_int(ev, KP_F_CLIENT_PORT), v6i ? "[" : "", iip, v6i ? "]" : "",
+            kp_event_int(ev, KP_F_ISSUER_PORT), cc[0] != '\0' ? cc : "??");
+    if (asn != 0) {
+        fprintf(fp, " AS%" PRId64, asn);
+        if (org[0] != '\0') {
+            fputs(" (", fp);
+            put_safe(fp, org);
+            fputc(')', fp);
+        }
+    }
+    fputs("  sni=", fp);
+    put_safe(fp, sni[0] != '\0' ? sni : "-");
+    fprintf(fp, "  confidence=%s\n", kp_event_str(ev, KP_F_CONFIDENCE));
+    if (flagged) {
+        fputs("        reason: ", fp);
+        put_safe(fp, kp_event_str(ev, KP_F_REASON));
+        fputc('\n', fp);
+    }
+    if (c->verbose) {
+        fputs("        certificate: ", fp);
+        put_safe(fp, subj[0] != '\0' ? subj : "(not visible)");
+        fputs("  tls: ", fp);
+        put_safe(fp, kp_event_str(ev, KP_F_TLS_VERSION));
+        fputs("  ja4: ", fp);
+        put_safe(fp, kp_event_str(ev, KP_F_JA4));
+        fputc('\n', fp);
+    }
+}
+
+static void on_event(const struct kp_event *ev, void *user)
+{
+    struct cli *c = user;
+    enum kp_event_type t = kp_event_type(ev);
+    if (t == KP_EV_KEY) {
+        c->keys++;
+        c->flagged += kp_event_int(ev, KP_F_FLAGGED) ? 1 : 0;
+        note_country(c, kp_event_str(ev, KP_F_ISSUER_COUNTRY));
+    } else {
+        c->anomalies++;
+    }
+    if (c->out_broken) {
+        return;
+    }
+    if (c->json) {
+        char buf[8192];
+        size_t n = kp_event_json(ev, buf, sizeof(buf));
+        if (n >= sizeof(buf)) {
+            char *big = malloc(n + 1);
+            if (big != NULL) {
+                kp_event_json(ev, big, n + 1);
+                fputs(big, c->out);
+                fputc('\n', c->out);
+                free(big);
+            }
+        } else {
+            fputs(buf, c->out);
+            fputc('\n', c->out);
+        }
+    } else if (t == KP_EV_KEY) {
+        print_key_human(c, ev);
+    } else if (c->verbose) {
+        fprintf(c->out, "anomaly %s ", kp_event_str(ev, KP_F_ANOMALY));
+        put_safe(c->out, kp_event_str(ev, KP_F_REASON));
+        fputc('\n', c->out);
+    }
+    if (ferror(c->out)) {
+        c->out_broken = 1;
+        kp_capture_stop(g_capture);
+    }
+}
+
+struct feed_ctx {
+    struct kp_engine *eng;
+    int linktype;
+};
+
+static void on_packet(uint64_t ts_us, const uint8_t *data, size_t caplen, size_t wirelen,
+                      void *user)
+{
+    struct feed_ctx *f = user;
+    (void)kp_engine_feed(f->eng, f->linktype, ts_us, data, caplen, wirelen);
+}
+
+/* Join the remaining arguments into one BPF expression, as tcpdump does. */
+static char *join_args(int argc, char **argv)
+{
+    size_t len = 1;
+    for (int i = 0; i < argc; i++) {
+        len += strlen(argv[i]) + 1;
+    }
+    char *s = calloc(1, len);
+    if (s == NULL) {
+        return NULL;
+    }
+    for (int i = 0; i < argc; i++) {
+        if (i > 0) {
+            strcat(s, " ");
+        }
+        strcat(s, argv[i]);
+    }
+    return s;
+}
+
+static int file_exists(const char *p) { return access(p, R_OK) == 0; }
+
+/* Default geolocation databases: the first folder that has country.mmdb. */
+static void default_geo(char *country, char *asn, size_t len)
+{
+    country[0] = asn[0] = '\0';
+    const char *env = getenv("KEYPROV_GEODATA");
+    char dirs[4096];
+    snprintf(dirs, sizeof(dirs), "%s%s%s", env != NULL ? env : "", env != NULL ? ":" : "",
+             KP_GEODATA_DIRS);
+    char *save = NULL;
+    for (char *d = strtok_r(dirs, ":", &save); d != NULL; d = strtok_r(NULL, ":", &save)) {
+        char cpath[PATH_MAX];
+        snprintf(cpath, sizeof(cpath), "%s/country.mmdb", d);
+        if (file_exists(cpath)) {
+            snprintf(country, len, "%s", cpath);
+            char apath[PATH_MAX];
+            snprintf(apath, sizeof(apath), "%s/asn.mmdb", d);
+            if (file_exists(apath)) {
+                snprintf(asn, len, "%s", apath);
+            }
+            return;
+        }
+    }
+}
+
+static void print_version(const struct kp_geo *geo, const char *country_path)
+{
+    printf("keyprov %s (event schema %d)\n", kp_version(), KP_EVENT_SCHEMA_VERSION);
+    printf("  %s\n  %s\n  libmaxminddb %s\n", pcap_lib_version(), OPENSSL_VERSION_TEXT,
+           MMDB_lib_version());
+    if (geo == NULL) {
+        printf("  geolocation: no databases found (run geo/fetch-geodata, or see --help)\n");
+        return;
+    }
+    char buf[512];
+    for (int i = 0; i < 2; i++) {
+        if (kp_geo_describe(geo, i, buf, sizeof(buf)) == KP_OK) {
+            printf("  %s\n", buf);
+        }
+    }
+    /* credits written by geo/fetch-geodata beside the databases */
+    if (country_path != NULL) {
+        char cred[PATH_MAX];
+        snprintf(cred, sizeof(cred), "%s", country_path);
+        char *slash = strrchr(cred, '/');
+        if (slash != NULL) {
+            snprintf(slash + 1, sizeof(cred) - (size_t)(slash + 1 - cred), "CREDITS");
+            FILE *fp = fopen(cred, "r");
+            if (fp != NULL) {
+                char line[512];
+                while (fgets(line, sizeof(line), fp) != NULL) {
+                    printf("  %s", line);
+                }
+                fclose(fp);
+            }
+        }
+    }
+}
+
+static unsigned long parse_num(const char *s, const char *what, unsigned long max)
+{
+    char *end;
+    errno = 0;
+    unsigned long v = strtoul(s, &end, 10);
+    if (errno != 0 || end == s || *end != '\0' || v > max || s[0] == '-') {
+        fprintf(stderr, "keyprov: %s: '%s' is not a number between 0 and %lu\n", what, s, max);
+        exit(EXIT_USAGE);
+    }
+    return v;
+}
+
+int main(int argc, char **argv)
+{
+    enum { OPT_JSON = 256, OPT_ALL, OPT_FLAG, OPT_ALLOW, OPT_GEO_C, OPT_GEO_A, OPT_NO_GEO,
+           OPT_RULES, OPT_MAX_FLOWS };
+    static const struct option longopts[] = {
+        {"json", no_argument, NULL, OPT_JSON},
+        {"all", no_argument, NULL, OPT_ALL},
+        {"flag", required_argument, NULL, OPT_FLAG},
+        {"allow", required_argument, NULL, OPT_ALLOW},
+        {"geo-country", required_argument, NULL, OPT_GEO_C},
+        {"geo-asn", required_argument, NULL, OPT_GEO_A},
+        {"no-geo", no_argument, NULL, OPT_NO_GEO},
+        {"rules", required_argument, NULL, OPT_RULES},
+        {"max-flows", required_argument, NULL, OPT_MAX_FLOWS},
+        {"version", no_argument, NULL, 'V'},
+        {"help", no_argument, NULL, 'h'},
+        {NULL, 0, NULL, 0},
+    };
+    struct kp_capture_opts copt = {.promisc = 1};
+    struct cli cli = {.out = stdout};
+    struct kp_config cfg;
+    kp_config_init(&cfg);
+    const char *geo_c = getenv("KEYPROV_GEO_COUNTRY"), *geo_a = getenv("KEYPROV_GEO_ASN");
+    int no_geo = 0, want_version = 0, list_ifaces = 0;
+    uint64_t count = 0;
+    char err[512];
+    struct kp_policy *pol = NULL;
+    if (kp_policy_new(&pol) != KP_OK) {
+        fprintf(stderr, "keyprov: out of memory\n");
+        return EXIT_USAGE;
+    }
+    int has_policy = 0;
+    int opt;
+    while ((opt = getopt_long(argc, argv, "+r:i:c:s:pB:qvVhD", longopts, NULL)) != -1) {
+        switch (opt) {
+        case 'r': copt.file = optarg; break;
+        case 'i': copt.iface = optarg; break;
+        case 'c': count = parse_num(optarg, "-c", ULONG_MAX); if (count == 0) { die_usage("-c needs a count of at least 1"); } break;
+        case 's': copt.snaplen = (int)parse_num(optarg, "-s", 262144); break;
+        case 'p': copt.promisc = 0; break;
+        case 'B': copt.buffer_kib = (int)parse_num(optarg, "-B", 4 * 1024 * 1024); break;
+        case 'q': cli.quiet = 1; break;
+        case 'v': cli.verbose = 1; break;
+        case 'V': want_version = 1; break;
+        case 'D': list_ifaces = 1; break;
+        case 'h': usage(stdout); kp_policy_free(pol); return EXIT_CLEAN;
+        case OPT_JSON: cli.json = 1; break;
+        case OPT_ALL: cfg.report_all = 1; break;
+        case OPT_FLAG:
+        case OPT_ALLOW:
+            if ((opt == OPT_FLAG ? kp_policy_flag : kp_policy_allow)(pol, optarg, err, sizeof(err)) != KP_OK) {
+                fprintf(stderr, "keyprov: %s: %s\n", opt == OPT_FLAG ? "--flag" : "--allow", err);
+                kp_policy_free(pol);
+                return EXIT_USAGE;
+            }
+            has_policy = 1;
+            break;
+        case OPT_GEO_C: geo_c = optarg; break;
+        case OPT_GEO_A: geo_a = optarg; break;
+        case OPT_NO_GEO: no_geo = 1; break;
+        case OPT_RULES: cfg.rules_path = optarg; break;
+        case OPT_MAX_FLOWS: cfg.max_flows = (uint32_t)parse_num(optarg, "--max-flows", 1u << 26); break;
+        default:
+            fprintf(stderr, "(try keyprov --help)\n");
+            kp_policy_free(pol);
+            return EXIT_USAGE;
+        }
+    }
+
+    /* geolocation databases */
+    char dc[PATH_MAX], da[PATH_MAX];
+    struct kp_geo *geo = NULL;
+    if (!no_geo) {
+        int explicit_geo = geo_c != NULL || geo_a != NULL;
+        if (!explicit_geo) {
+            default_geo(dc, da, sizeof(dc));
+            geo_c = dc[0] != '\0' ? dc : NULL;
+            geo_a = da[0] != '\0' ? da : NULL;
+        }
+        if (geo_c != NULL || geo_a != NULL) {
+            if (kp_geo_open(&geo, geo_c, geo_a, err, sizeof(err)) != KP_OK) {
+                fprintf(stderr, "keyprov: %s\n", err);
+                kp_policy_free(pol);
+                return EXIT_USAGE;
+            }
+        } else if (!want_version && !list_ifaces) {
+            fprintf(stderr, "keyprov: warning: no geolocation databases found; issuer countries "
+                            "will be unknown (run geo/fetch-geodata or use --geo-country)\n");
+        }
+    }
+    if (want_version) {
+        print_version(geo, geo_c);
+        kp_geo_free(geo);
+        kp_policy_free(pol);
+        return EXIT_CLEAN;
+    }
+    if (list_ifaces) {
+        pcap_if_t *all;
+        char perr[PCAP_ERRBUF_SIZE];
+        if (pcap_findalldevs(&all, perr) != 0) {
+            fprintf(stderr, "keyprov: cannot list interfaces: %s\n", perr);
+            kp_geo_free(geo);
+            kp_policy_free(pol);
+            return EXIT_USAGE;
+        }
+        int i = 1;
+        for (pcap_if_t *d = all; d != NULL; d = d->next) {
+            printf("%d.%s%s%s%s\n", i++, d->name, d->description ? " (" : "",
+                   d->description ? d->description : "", d->description ? ")" : "");
+        }
+        pcap_freealldevs(all);
+        kp_geo_free(geo);
+        kp_policy_free(pol);
+        return EXIT_CLEAN;
+    }
+    if ((copt.file == NULL) == (copt.iface == NULL)) {
+        kp_geo_free(geo);
+        kp_policy_free(pol);
+        die_usage("give exactly one of -r FILE or -i IFACE");
+    }
+    char *filter = optind < argc ? join_args(argc - optind, argv + optind) : NULL;
+    copt.filter = filter;
+
+    struct kp_capture *cap = kp_capture_open(&copt, err, sizeof(err));
+    if (cap == NULL) {
+        fprintf(stderr, "keyprov: %s\n", err);
+        free(filter);
+        kp_geo_free(geo);
+        kp_policy_free(pol);
+        return EXIT_USAGE;
+    }
+    int lt = kp_capture_linktype(cap);
+    if (!kp_linktype_supported(lt)) {
+        fprintf(stderr, "keyprov: %s: unsupported link type %s (%d); supported: Ethernet, Linux SLL/SLL2, raw IP, BSD loopback\n",
+                kp_capture_source(cap), kp_capture_linktype_name(cap), lt);
+        kp_capture_close(cap);
+        free(filter);
+        kp_geo_free(geo);
+        kp_policy_free(pol);
+        return EXIT_USAGE;
+    }
+
+    cfg.geo = geo;
+    cfg.policy = has_policy ? pol : NULL;
+    cfg.on_event = on_event;
+    cfg.user = &cli;
+    struct kp_engine *eng = NULL;
+    if (kp_engine_new(&eng, &cfg, err, sizeof(err)) != KP_OK) {
+        fprintf(stderr, "keyprov: %s\n", err);
+        kp_capture_close(cap);
+        free(filter);
+        kp_geo_free(geo);
+        kp_policy_free(pol);
+        return EXIT_USAGE;
+    }
+
+    g_capture = cap;
+    struct sigaction sa;
+    memset(&sa, 0, sizeof(sa));
+    sa.sa_handler = on_signal;
+    sigemptyset(&sa.sa_mask);
+    sigaction(SIGINT, &sa, NULL);
+    sigaction(SIGTERM, &sa, NULL);
+    signal(SIGPIPE, SIG_IGN);
+
+    struct feed_ctx fc = {eng, lt};
+    enum kp_capture_end end = kp_capture_run(cap, count, on_packet, &fc, err, sizeof(err));
+    kp_engine_finish(eng);
+    fflush(cli.out);
+    if (ferror(cli.out)) {
+        cli.out_broken = 1;
+    }
+
+    struct kp_stats st;
+    kp_engine_stats(eng, &st);
+    uint64_t krecv = 0, kdrop = 0, kifdrop = 0;
+    int have_kstats = kp_capture_kernel_stats(cap, &krecv, &kdrop, &kifdrop);
+    if (!cli.out_broken && cli.json) {
+        printf("{\"event_type\":\"stats\",\"schema\":%d,\"packets\":%" PRIu64 ",\"bytes\":%" PRIu64
+               ",\"ipv4\":%" PRIu64 ",\"ipv6\":%" PRIu64 ",\"tcp\":%" PRIu64 ",\"udp\":%" PRIu64
+               ",\"ip_fragments\":%" PRIu64 ",\"undecodable\":%" PRIu64 ",\"flows\":%" PRIu64
+               ",\"flows_evicted_idle\":%" PRIu64 ",\"flows_evicted_full\":%" PRIu64
+               ",\"tls_handshakes\":%" PRIu64 ",\"reasm_overflow\":%" PRIu64
+               ",\"key_records\":%" PRIu64 ",\"flagged\":%" PRIu64,
+               KP_EVENT_SCHEMA_VERSION, st.packets, st.bytes, st.ipv4, st.ipv6, st.tcp, st.udp,
+               st.ip_fragments, st.undecodable, st.flows_created, st.flows_evicted_idle,
+               st.flows_evicted_full, st.tls_handshakes, st.reasm_overflow, st.key_records,
+               st.flagged);
+        if (have_kstats) {
+            printf(",\"kernel_received\":%" PRIu64 ",\"kernel_dropped\":%" PRIu64
+                   ",\"interface_dropped\":%" PRIu64, krecv, kdrop, kifdrop);
+        }
+        printf(",\"truncated\":%s}\n", end == KP_CAP_ERROR ? "true" : "false");
+    } else if (!cli.out_broken && !cli.quiet) {
+        if (cli.keys == 0) {
+            printf("no conferencing key exchange seen%s\n",
+                   cfg.report_all ? "" : " (--all reports every TLS handshake)");
+        }
+        printf("\n%" PRIu64 " key record%s, %" PRIu64 " flagged", cli.keys, cli.keys == 1 ? "" : "s",
+               cli.flagged);
+        if (cli.ncountries > 0) {
+            printf("; issuers in");
+            for (size_t i = 0; i < cli.ncountries; i++) {
+                printf(" %s", cli.countries[i]);
+            }
+        }
+        printf("\n%" PRIu64 " packets, %" PRIu64 " flows, %" PRIu64 " TLS handshakes from %s\n",
+               st.packets, st.flows_created, st.tls_handshakes, kp_capture_source(cap));
+        if (st.ip_fragments > 0 || st.undecodable > 0 || st.flows_evicted_full > 0) {
+            printf("%" PRIu64 " IP fragments (not reassembled), %" PRIu64
+                   " undecodable packets, %" PRIu64 " flows evicted (table full)\n",
+                   st.ip_fragments, st.undecodable, st.flows_evicted_full);
+        }
+    }
+    fflush(stdout);
+    if (have_kstats) {
+        fprintf(stderr, "keyprov: %s: %" PRIu64 " packets received by filter, %" PRIu64
+                        " dropped by kernel, %" PRIu64 " dropped by interface\n",
+                kp_capture_source(cap), krecv, kdrop, kifdrop);
+    }
+    int rc = st.flagged > 0 ? EXIT_FLAGGED : EXIT_CLEAN;
+    if (end == KP_CAP_ERROR) {
+        fprintf(stderr, "keyprov: %s\n", err);
+        rc = EXIT_USAGE;
+    }
+    kp_engine_free(eng);
+    kp_capture_close(cap);
+    g_capture = NULL;
+    free(filter);
+    kp_geo_free(geo);
+    kp_policy_free(pol);
+    return rc;
+}

@@ -1,0 +1,200 @@
+/* keyprov.h: the public API of libkeyprov, keyprov's key-provenance engine.
+ *
+ * keyprov watches packets, recognises the handshakes of conferencing
+ * services, works out which server issued or negotiated each session key,
+ * geolocates that server and applies a policy of flagged jurisdictions.
+ *
+ * Objects
+ *   struct kp_geo     geolocation databases; opened once, read-only, may be
+ *                     shared by any number of engines and threads.
+ *   struct kp_policy  flag/allow rules; immutable once built, shareable.
+ *   struct kp_engine  one analysis context (flow table, reassembly).  Not
+ *                     thread-safe: use one engine per thread.
+ *   struct kp_event   an event handed to the callback; valid only during the
+ *                     callback.
+ *
+ * Conventions: functions returning int return KP_OK (0) or a negative
+ * KP_E* code; kp_strerror() names it.  Every *_free(NULL) is a no-op.  The
+ * library never prints, exits or aborts.
+ */
+#ifndef KEYPROV_H
+#define KEYPROV_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+#if defined(KP_BUILDING_LIB)
+#define KP_API __attribute__((visibility("default")))
+#else
+#define KP_API
+#endif
+
+/* Version of this header and of the JSON event schema. */
+#define KP_VERSION_STRING "0.1.0"
+#define KP_EVENT_SCHEMA_VERSION 1
+
+/* Error codes. */
+enum {
+    KP_OK = 0,
+    KP_EINVAL = -1,   /* bad argument or syntax */
+    KP_ENOMEM = -2,   /* allocation failed */
+    KP_EIO = -3,      /* file could not be read */
+    KP_EFORMAT = -4,  /* file content is not what was expected */
+    KP_ELINKTYPE = -5 /* unsupported link type */
+};
+
+/* Describe an error code; never NULL. */
+KP_API const char *kp_strerror(int err);
+
+/* The library's version string. */
+KP_API const char *kp_version(void);
+
+/* ---------------------------------------------------------------- geo */
+
+struct kp_geo;
+
+/* Open a country database and an ASN database (MaxMind DB format).  Either
+ * path may be NULL to do without that database.  On failure returns a
+ * negative code and writes a one-line message naming the file to err. */
+KP_API int kp_geo_open(struct kp_geo **out, const char *country_path, const char *asn_path,
+                       char *err, size_t errlen);
+KP_API void kp_geo_free(struct kp_geo *geo);
+
+/* Result of a lookup; strings are NUL-terminated copies. */
+struct kp_geo_info {
+    char country[3];  /* ISO 3166-1 alpha-2, "" if unknown */
+    uint32_t asn;     /* 0 if unknown */
+    char as_org[128]; /* "" if unknown */
+};
+
+/* Look up a textual IPv4 or IPv6 address (IPv4-mapped IPv6 is looked up as
+ * IPv4).  Returns KP_OK (fields empty when nothing is known) or KP_EINVAL
+ * for an unparsable address. */
+KP_API int kp_geo_lookup(const struct kp_geo *geo, const char *ip, struct kp_geo_info *out);
+
+/* Describe database n (0 country, 1 ASN): its type, build date (UTC,
+ * YYYY-MM-DD) and description. Returns KP_EINVAL if there is no such db. */
+KP_API int kp_geo_describe(const struct kp_geo *geo, int n, char *buf, size_t len);
+
+/* ------------------------------------------------------------- policy */
+
+struct kp_policy;
+
+KP_API int kp_policy_new(struct kp_policy **out);
+KP_API void kp_policy_free(struct kp_policy *pol);
+
+/* Add rules from a --flag argument: comma-separated ISO country codes
+ * ("CN,HK"), groups ("@EU", "@FVEY", "@CN") and ASNs ("AS55960"). */
+KP_API int kp_policy_flag(struct kp_policy *pol, const char *spec, char *err, size_t errlen);
+
+/* Add an allow-list (same syntax as kp_policy_flag, ASNs excepted):
+ * keys issued outside the listed countries are flagged. */
+KP_API int kp_policy_allow(struct kp_policy *pol, const char *spec, char *err, size_t errlen);
+
+/* ------------------------------------------------------------- engine */
+
+struct kp_engine;
+struct kp_event;
+
+typedef void (*kp_event_cb)(const struct kp_event *ev, void *user);
+
+/* Engine options.  Always initialise with kp_config_init(), which sets
+ * cfg->size; new fields are only ever appended, so an older caller keeps
+ * working against a newer library. */
+struct kp_config {
+    size_t size;                /* sizeof(struct kp_config) as the caller knows it */
+    uint32_t max_flows;         /* flow table capacity (default 262144) */
+    uint32_t idle_timeout_s;    /* flow idle timeout (default 120 s) */
+    uint32_t reasm_limit;       /* bytes buffered per TCP direction (default 65536) */
+    int report_all;             /* nonzero: key records for unknown services too */
+    const struct kp_geo *geo;   /* borrowed, may be NULL */
+    const struct kp_policy *policy; /* borrowed, may be NULL */
+    const char *rules_path;     /* service rules file; NULL: built-in rules */
+    kp_event_cb on_event;       /* may be NULL */
+    void *user;                 /* passed to on_event */
+    uint64_t hash_seed;         /* flow hash seed; 0: chosen at random */
+};
+
+KP_API void kp_config_init(struct kp_config *cfg);
+
+/* Create an engine; on failure writes a one-line message to err. */
+KP_API int kp_engine_new(struct kp_engine **out, const struct kp_config *cfg, char *err,
+                         size_t errlen);
+KP_API void kp_engine_free(struct kp_engine *eng);
+
+/* Feed one captured frame.  linktype is a libpcap DLT_/LINKTYPE_ value
+ * (Ethernet, Linux SLL/SLL2, raw IP, BSD null/loopback); ts_us is the
+ * capture time in microseconds since the epoch.  Returns KP_OK, or
+ * KP_ELINKTYPE if the link type is not supported.  Undecodable packets are
+ * counted, not errors.  Events are delivered through the callback before
+ * this returns. */
+KP_API int kp_engine_feed(struct kp_engine *eng, int linktype, uint64_t ts_us,
+                          const uint8_t *data, size_t caplen, size_t wirelen);
+
+/* Whether the engine can decode a link type. */
+KP_API int kp_linktype_supported(int linktype);
+
+/* End of input: flush pending state and emit remaining events. */
+KP_API void kp_engine_finish(struct kp_engine *eng);
+
+/* Counters. */
+struct kp_stats {
+    uint64_t packets, bytes;
+    uint64_t ipv4, ipv6, tcp, udp, other;
+    uint64_t ip_fragments;       /* IPv4/IPv6 fragments (not reassembled) */
+    uint64_t undecodable;        /* truncated or malformed lower layers */
+    uint64_t flows_created, flows_evicted_idle, flows_evicted_full, flows_active;
+    uint64_t tls_handshakes, tls_malformed;
+    uint64_t reasm_overflow;     /* TCP directions that hit reasm_limit */
+    uint64_t key_records, flagged;
+};
+KP_API void kp_engine_stats(const struct kp_engine *eng, struct kp_stats *out);
+
+/* ------------------------------------------------------------- events */
+
+enum kp_event_type { KP_EV_KEY = 1, KP_EV_ANOMALY = 2 };
+
+enum kp_field {
+    KP_F_SERVICE = 1,      /* str */
+    KP_F_MECHANISM,        /* str */
+    KP_F_CONFIDENCE,       /* str: high, medium, low */
+    KP_F_CLIENT_IP,        /* str */
+    KP_F_CLIENT_PORT,      /* int */
+    KP_F_ISSUER_IP,        /* str */
+    KP_F_ISSUER_PORT,      /* int */
+    KP_F_ISSUER_COUNTRY,   /* str, "" unknown */
+    KP_F_ISSUER_ASN,       /* int, 0 unknown */
+    KP_F_ISSUER_AS_ORG,    /* str */
+    KP_F_SNI,              /* str (raw bytes from the packet, may be any bytes) */
+    KP_F_CERT_SUBJECT,     /* str */
+    KP_F_CERT_COUNTRY,     /* str */
+    KP_F_FLAGGED,          /* int 0/1 */
+    KP_F_REASON,           /* str, "" unless flagged */
+    KP_F_TLS_VERSION,      /* str */
+    KP_F_JA4,              /* str */
+    KP_F_ANOMALY,          /* str: the anomaly's name */
+    KP_F_TS_US,            /* int */
+    KP_F_PROTO             /* str: tcp, udp */
+};
+
+KP_API enum kp_event_type kp_event_type(const struct kp_event *ev);
+
+/* A string field, NULL if the event has no such field. */
+KP_API const char *kp_event_str(const struct kp_event *ev, enum kp_field f);
+
+/* An integer field, 0 if absent. */
+KP_API int64_t kp_event_int(const struct kp_event *ev, enum kp_field f);
+
+/* Serialise the event as one JSON object (no newline) into buf.  Returns the
+ * length the full text needs (excluding NUL), like snprintf. */
+KP_API size_t kp_event_json(const struct kp_event *ev, char *buf, size_t len);
+
+#ifdef __cplusplus
+}
+#endif
+
+#endif
