@@ -1,0 +1,100 @@
+#!/usr/bin/env python3
+"""Corpus test: keyprov on every real capture in ../shared/pcaps.
+
+1. No capture makes keyprov crash, hang or report an input error (exit 2),
+   and every output line is valid JSON.
+2. For every TLS capture, the server names and server-certificate subjects
+   keyprov reports (--all) equal those tshark + openssl saw
+   (tls_expected.tsv, written once by make-expected and reviewed).
+   Known, explained differences are listed in KNOWN_DIFFERENCES.
+
+usage: corpus_test.py KEYPROV PCAP_DIR EXPECTED_TSV
+"""
+import json
+import os
+import subprocess
+import sys
+
+# capture -> {(kind, value): why keyprov's answer differs from tshark's}
+KNOWN_DIFFERENCES = {
+}
+
+
+def fail_missing(d):
+    msg = ('corpus: %s is missing: the corpus tests need ../shared/pcaps beside the source tree '
+           '(or -Dshared_pcaps=DIR)' % d)
+    if os.environ.get('CI'):
+        print('FAIL ' + msg)
+        sys.exit(1)
+    print('SKIP ' + msg)
+    sys.exit(77)
+
+
+def run(keyprov, path, extra=()):
+    cmd = [keyprov, '--json', '--all', '--no-geo', '-r', path] + list(extra)
+    try:
+        p = subprocess.run(cmd, capture_output=True, timeout=120)
+    except subprocess.TimeoutExpired:
+        return None, 'timeout (hang?)', []
+    events = []
+    for n, line in enumerate(p.stdout.decode('utf-8', 'strict').splitlines(), 1):
+        try:
+            events.append(json.loads(line))
+        except ValueError as e:
+            return p, 'line %d is not valid JSON: %s' % (n, e), []
+    return p, None, events
+
+
+def main():
+    keyprov, pcap_dir, expected_tsv = sys.argv[1:4]
+    if not os.path.isdir(pcap_dir):
+        fail_missing(pcap_dir)
+    expected = {}
+    for line in open(expected_tsv, encoding='utf-8'):
+        if line.startswith('#') or not line.strip():
+            continue
+        cap, kind, value = line.rstrip('\n').split('\t', 2)
+        e = expected.setdefault(cap, {'sni': set(), 'cert': set()})
+        if kind in ('sni', 'cert'):
+            e[kind].add(value)
+    captures = sorted(f for f in os.listdir(pcap_dir) if f.endswith(('.pcap', '.pcapng')))
+    if len(captures) < 50:
+        print('FAIL corpus: only %d captures in %s' % (len(captures), pcap_dir))
+        return 1
+    failures = 0
+    checked_tls = 0
+    for cap in captures:
+        p, err, events = run(keyprov, os.path.join(pcap_dir, cap))
+        if err is None and p.returncode not in (0, 1):
+            err = 'exit status %d: %s' % (p.returncode, p.stderr.decode(errors='replace').strip())
+        if err is None and (not events or events[-1].get('event_type') != 'stats'):
+            err = 'no stats event at the end'
+        if err:
+            print('FAIL %s: %s' % (cap, err))
+            failures += 1
+            continue
+        if cap not in expected:
+            continue
+        checked_tls += 1
+        keys = [e for e in events if e['event_type'] == 'key' and e['proto'] == 'tcp']
+        got = {'sni': {k['issuer']['sni'] for k in keys if k['issuer']['sni']},
+               'cert': {k['issuer']['cert_subject'] for k in keys if k['issuer']['cert_subject']}}
+        known = KNOWN_DIFFERENCES.get(cap, {})
+        for kind in ('sni', 'cert'):
+            missing = {v for v in expected[cap][kind] - got[kind] if (kind, v) not in known}
+            extra = {v for v in got[kind] - expected[cap][kind] if (kind, v) not in known}
+            for v in sorted(missing):
+                print('FAIL %s: tshark sees %s %r, keyprov does not' % (cap, kind, v))
+                failures += 1
+            for v in sorted(extra):
+                print('FAIL %s: keyprov reports %s %r, tshark does not' % (cap, kind, v))
+                failures += 1
+    print('corpus: %d captures run, %d TLS captures compared with tshark, %d failures'
+          % (len(captures), checked_tls, failures))
+    print('%d passed, %d failed' % (len(captures) - failures if failures < len(captures) else 0,
+                                    failures))
+    return 1 if failures else 0
+
+
+if __name__ == '__main__':
+    sys.exit(main())
