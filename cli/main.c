@@ -336,7 +336,8 @@ int main(int argc, char **argv)
     }
     int has_policy = 0;
     int opt;
-    while ((opt = getopt_long(argc, argv, "+r:i:c:s:pB:qvVhD", longopts, NULL)) != -1) {
+    opterr = 0; /* our own one-line messages */
+    while ((opt = getopt_long(argc, argv, "+:r:i:c:s:pB:qvVhD", longopts, NULL)) != -1) {
         switch (opt) {
         case 'r': copt.file = optarg; break;
         case 'i': copt.iface = optarg; break;
@@ -365,8 +366,18 @@ int main(int argc, char **argv)
         case OPT_NO_GEO: no_geo = 1; break;
         case OPT_RULES: cfg.rules_path = optarg; break;
         case OPT_MAX_FLOWS: cfg.max_flows = (uint32_t)parse_num(optarg, "--max-flows", 1u << 26); break;
+        case ':':
+            fprintf(stderr, "keyprov: option '%s' needs an argument (try keyprov --help)\n",
+                    argv[optind - 1]);
+            kp_policy_free(pol);
+            return EXIT_USAGE;
         default:
-            fprintf(stderr, "(try keyprov --help)\n");
+            if (optopt != 0) {
+                fprintf(stderr, "keyprov: unrecognized option '-%c' (try keyprov --help)\n", optopt);
+            } else {
+                fprintf(stderr, "keyprov: unrecognized option '%s' (try keyprov --help)\n",
+                        argv[optind - 1]);
+            }
             kp_policy_free(pol);
             return EXIT_USAGE;
         }
@@ -436,7 +447,7 @@ int main(int argc, char **argv)
     }
     int lt = kp_capture_linktype(cap);
     if (!kp_linktype_supported(lt)) {
-        fprintf(stderr, "keyprov: %s: unsupported link type %s (%d); supported: Ethernet, Linux SLL/SLL2, raw IP, BSD loopback\n",
+        fprintf(stderr, "keyprov: %s: unsupported link type %s (%d); supported: Ethernet, Linux SLL/SLL2, raw IP, BSD loopback, PPP\n",
                 kp_capture_source(cap), kp_capture_linktype_name(cap), lt);
         kp_capture_close(cap);
         free(filter);
