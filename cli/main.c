@@ -282,9 +282,12 @@ static void print_version(const struct kp_geo *geo, const char *country_path)
             FILE *fp = fopen(cred, "r");
             if (fp != NULL) {
                 char line[512];
-                while (fgets(line, sizeof(line), fp) != NULL) {
+                /* the summary part; the verbatim upstream notices follow it */
+                while (fgets(line, sizeof(line), fp) != NULL &&
+                       strncmp(line, "Upstream", 8) != 0) {
                     printf("  %s", line);
                 }
+                printf("  (full notices: %s)\n", cred);
                 fclose(fp);
             }
         }

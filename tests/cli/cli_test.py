@@ -139,7 +139,10 @@ def test_regenerated_samples():
 def test_real_zoom_moved_to_beijing():
     src = os.path.join(SHARED, 'zoom_ndpi.pcap')
     if not os.path.exists(src):
-        check('real Zoom capture present (%s)' % src, False, 'missing: ../shared/pcaps is needed')
+        if os.environ.get('CI'):
+            check('real Zoom capture present (%s)' % src, False, 'missing: ../shared/pcaps is needed')
+        else:
+            print('SKIP real Zoom capture: %s is missing (../shared/pcaps beside the source tree)' % src)
         return
     classic = os.path.join(TMP, 'zoom.pcap')
     subprocess.run(['editcap', '-F', 'pcap', src, classic], check=True, capture_output=True)
