@@ -12,6 +12,8 @@
 enum {
     LT_NULL = 0,       /* BSD loopback, host-order AF_ value */
     LT_EN10MB = 1,
+    LT_PPP = 9,
+    LT_PPP_SERIAL = 50,  /* PPP in HDLC-like framing (RFC 1662) */
     LT_RAW_12 = 12,    /* DLT_RAW on most platforms */
     LT_RAW_14 = 14,    /* DLT_RAW on OpenBSD */
     LT_RAW = 101,      /* LINKTYPE_RAW */
@@ -38,6 +40,7 @@ bool kp_decode_linktype_ok(int lt)
     switch (lt) {
     case LT_NULL: case LT_EN10MB: case LT_RAW_12: case LT_RAW_14: case LT_RAW:
     case LT_LOOP: case LT_LINUX_SLL: case LT_IPV4: case LT_IPV6: case LT_LINUX_SLL2:
+    case LT_PPP: case LT_PPP_SERIAL:
         return true;
     default:
         return false;
@@ -127,6 +130,11 @@ static enum kp_res decode_ipv4(struct kp_rd r, struct kp_pkt *out)
     }
     /* RFC 791 3.1: IHL >= 5 words; total length covers the header. */
     size_t ihl = (size_t)(vihl & 0x0f) * 4;
+    if (tot == 0) {
+        /* Captured before TCP segmentation offload split it: the NIC fills
+         * the length in later.  Use what was captured (as Wireshark does). */
+        tot = (uint16_t)(start.len < 0xffff ? start.len : 0xffff);
+    }
     if ((vihl >> 4) != 4 || ihl < 20 || tot < ihl) {
         return KP_RES_MALFORMED;
     }
@@ -288,6 +296,26 @@ enum kp_res kp_decode(int lt, const uint8_t *data, size_t caplen, struct kp_pkt 
     }
     case LT_RAW_12: case LT_RAW_14: case LT_RAW:
         return decode_raw(r, out);
+    case LT_PPP: case LT_PPP_SERIAL: {
+        /* RFC 1662 3.1: optional address 0xff and control 0x03, then the
+         * RFC 1661 2 protocol field (0x0021 IPv4, 0x0057 IPv6). */
+        uint8_t a, ctl;
+        uint16_t proto;
+        if (kp_rd_peek_u8(&r, 0, &a) && a == 0xff && kp_rd_peek_u8(&r, 1, &ctl) && ctl == 0x03 &&
+            !kp_rd_skip(&r, 2)) {
+            return KP_RES_TRUNCATED;
+        }
+        if (!kp_rd_u16(&r, &proto)) {
+            return KP_RES_TRUNCATED;
+        }
+        if (proto == 0x0021) {
+            return decode_ipv4(r, out);
+        }
+        if (proto == 0x0057) {
+            return decode_ipv6(r, out);
+        }
+        return KP_RES_NOT_MINE;
+    }
     case LT_IPV4:
         return decode_ipv4(r, out);
     case LT_IPV6:

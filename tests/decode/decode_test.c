@@ -146,6 +146,18 @@ static void test_sll_sll2_raw_null(void **state)
     assert_int_equal(kp_decode(0, f.b, f.n, &p), KP_RES_OK);
     check_tcp_443(&p, "hello");
 
+    f.n = 0; /* PPP with and without address/control (RFC 1662) */
+    uint8_t ppp[4] = {0xff, 0x03, 0x00, 0x21};
+    put(&f, ppp, 4);
+    ipv4(&f, 6, 25, 0);
+    tcp(&f, 443, 51000, KP_TCP_ACK, "hello");
+    assert_int_equal(kp_decode(9, f.b, f.n, &p), KP_RES_OK);
+    check_tcp_443(&p, "hello");
+    assert_int_equal(kp_decode(9, f.b + 2, f.n - 2, &p), KP_RES_OK);
+    check_tcp_443(&p, "hello");
+    f.b[3] = 0x23; /* not IP */
+    assert_int_equal(kp_decode(9, f.b, f.n, &p), KP_RES_NOT_MINE);
+
     assert_false(kp_decode_linktype_ok(105)); /* 802.11 */
     assert_true(kp_decode_linktype_ok(276));
 }
@@ -251,6 +263,19 @@ static void test_malformed(void **state)
     assert_int_equal(kp_decode(1, f.b, f.n, &p), KP_RES_MALFORMED);
 }
 
+/* IPv4 total length 0: captured before TCP segmentation offload. */
+static void test_tso_zero_length(void **state)
+{
+    (void)state;
+    struct frame f = {.n = 0};
+    ipv4(&f, 6, 25, 0);
+    tcp(&f, 443, 51000, KP_TCP_ACK, "hello");
+    f.b[2] = f.b[3] = 0;
+    struct kp_pkt p;
+    assert_int_equal(kp_decode(101, f.b, f.n, &p), KP_RES_OK);
+    check_tcp_443(&p, "hello");
+}
+
 static void test_addr_str(void **state)
 {
     (void)state;
@@ -273,6 +298,7 @@ int main(void)
         cmocka_unit_test(test_ipv6_ext_headers),
         cmocka_unit_test(test_ipv4_fragments_not_decoded),
         cmocka_unit_test(test_malformed),
+        cmocka_unit_test(test_tso_zero_length),
         cmocka_unit_test(test_addr_str),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
