@@ -31,24 +31,29 @@ static void test_invalid_utf8(void **state)
     assert_string_equal(out, "a\\u0000b");
 }
 
+static void write_sample(struct kp_jw *w)
+{
+    kp_jw_obj_open(w, NULL);
+    kp_jw_str(w, "sni", "zc01.zoom.us");
+    kp_jw_int(w, "asn", 55960);
+    kp_jw_bool(w, "flagged", true);
+    kp_jw_null(w, "x");
+    kp_jw_arr_open(w, "evidence");
+    kp_jw_str(w, NULL, "a");
+    kp_jw_str(w, NULL, "b\"");
+    kp_jw_arr_close(w);
+    kp_jw_obj_open(w, "o");
+    kp_jw_obj_close(w);
+    kp_jw_obj_close(w);
+}
+
 static void test_writer_and_truncation(void **state)
 {
     (void)state;
     char full[256];
     struct kp_jw w;
     kp_jw_init(&w, full, sizeof(full));
-    kp_jw_obj_open(&w, NULL);
-    kp_jw_str(&w, "sni", "zc01.zoom.us");
-    kp_jw_int(&w, "asn", 55960);
-    kp_jw_bool(&w, "flagged", true);
-    kp_jw_null(&w, "x");
-    kp_jw_arr_open(&w, "evidence");
-    kp_jw_str(&w, NULL, "a");
-    kp_jw_str(&w, NULL, "b\"");
-    kp_jw_arr_close(&w);
-    kp_jw_obj_open(&w, "o");
-    kp_jw_obj_close(&w);
-    kp_jw_obj_close(&w);
+    write_sample(&w);
     size_t need = kp_jw_finish(&w);
     const char *want =
         "{\"sni\":\"zc01.zoom.us\",\"asn\":55960,\"flagged\":true,\"x\":null,"
@@ -60,18 +65,7 @@ static void test_writer_and_truncation(void **state)
         char small[256];
         memset(small, 'Z', sizeof(small));
         kp_jw_init(&w, small, cap);
-        kp_jw_obj_open(&w, NULL);
-        kp_jw_str(&w, "sni", "zc01.zoom.us");
-        kp_jw_int(&w, "asn", 55960);
-        kp_jw_bool(&w, "flagged", true);
-        kp_jw_null(&w, "x");
-        kp_jw_arr_open(&w, "evidence");
-        kp_jw_str(&w, NULL, "a");
-        kp_jw_str(&w, NULL, "b\"");
-        kp_jw_arr_close(&w);
-        kp_jw_obj_open(&w, "o");
-        kp_jw_obj_close(&w);
-        kp_jw_obj_close(&w);
+        write_sample(&w);
         assert_int_equal(kp_jw_finish(&w), need);
         if (cap > 0) {
             assert_int_equal(strlen(small), cap - 1);
