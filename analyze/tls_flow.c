@@ -24,6 +24,7 @@ struct kp_flow_app {
     uint32_t scanned[2];   /* contiguous bytes already scanned */
     uint8_t done[2];       /* nothing more to learn from this direction */
     uint8_t tls[2];        /* this direction carried TLS records */
+    uint8_t waiting_version[2]; /* stopped at a CCS that may be TLS 1.3's */
     int8_t client_dir;     /* direction of the ClientHello, -1 unknown */
     int8_t server_dir;     /* direction of the ServerHello, -1 unknown */
     uint8_t have_ch, have_sh, have_cert, hrr, server_done_msg, malformed;
@@ -272,6 +273,55 @@ static bool handshake_understood(const struct kp_flow_app *app)
     return app->server_dir >= 0 && app->done[app->server_dir] && app->have_sh;
 }
 
+/* Walk the contiguous prefix of one direction again.  Returns false when
+ * the flow turned out not to be TLS (its state is then gone). */
+static bool scan_dir(struct kp_engine *eng, struct kp_flow *f, int dir, const struct kp_pkt *pkt)
+{
+    struct kp_flow_app *app = f->app;
+    struct kp_rd contig = kp_reasm_contig(&app->rs[dir]);
+    app->scanned[dir] = (uint32_t)contig.len;
+    if (app->version != 0 && app->scan[dir].version == 0) {
+        app->scan[dir].version = app->version; /* lets the client walk past a TLS 1.3 CCS */
+    }
+    struct scan_ctx x = {eng, app, dir};
+    enum kp_res r = kp_tls_scan(&contig, eng->scratch, KP_SCRATCH, &app->scan[dir], on_hs, &x);
+    switch (r) {
+    case KP_RES_NOT_MINE:
+        app->done[dir] = 1;
+        if (!app->tls[0] && !app->tls[1]) {
+            free_app(f); /* not TLS: never look at this flow again */
+            f->bypass = 1;
+            return false;
+        }
+        break;
+    case KP_RES_MALFORMED:
+        app->done[dir] = 1;
+        app->malformed = 1;
+        eng->st.tls_malformed++;
+        kp_engine_anomaly(eng, pkt, "tls.malformed_record", "TLS record layer violates RFC 8446 5.1");
+        break;
+    case KP_RES_TRUNCATED:
+        app->tls[dir] = 1;
+        if (app->rs[dir].overflow && contig.len >= app->rs[dir].limit) {
+            app->done[dir] = 1; /* the handshake is larger than we keep */
+            eng->st.reasm_overflow++;
+        }
+        break;
+    default:
+        app->tls[dir] = 1;
+        /* A ChangeCipherSpec before the version is known may be TLS 1.3's
+         * middlebox-compatibility one (RFC 8446 D.4), after which a second
+         * ClientHello can still come in clear: wait for the ServerHello. */
+        app->waiting_version[dir] =
+            app->scan[dir].stop == KP_TLS_STOP_CCS && app->scan[dir].version == 0;
+        if (app->scan[dir].encrypted && !app->waiting_version[dir]) {
+            app->done[dir] = 1;
+        }
+        break;
+    }
+    return true;
+}
+
 void kp_tls_flow_packet(struct kp_engine *eng, struct kp_flow *f, int dir,
                         const struct kp_pkt *pkt)
 {
@@ -298,44 +348,15 @@ void kp_tls_flow_packet(struct kp_engine *eng, struct kp_flow *f, int dir,
         conclude(eng, f);
         return;
     }
-    struct kp_rd contig = kp_reasm_contig(&app->rs[dir]);
-    if (contig.len <= app->scanned[dir]) {
+    if (kp_reasm_contig(&app->rs[dir]).len <= app->scanned[dir]) {
         return;
     }
-    app->scanned[dir] = (uint32_t)contig.len;
-    if (app->version != 0 && app->scan[dir].version == 0) {
-        app->scan[dir].version = app->version; /* lets the client walk past a TLS 1.3 CCS */
+    if (!scan_dir(eng, f, dir, pkt)) {
+        return;
     }
-    struct scan_ctx x = {eng, app, dir};
-    enum kp_res r = kp_tls_scan(&contig, eng->scratch, KP_SCRATCH, &app->scan[dir], on_hs, &x);
-    switch (r) {
-    case KP_RES_NOT_MINE:
-        app->done[dir] = 1;
-        if (!app->tls[0] && !app->tls[1]) {
-            free_app(f); /* not TLS: never look at this flow again */
-            f->bypass = 1;
-            return;
-        }
-        break;
-    case KP_RES_MALFORMED:
-        app->done[dir] = 1;
-        app->malformed = 1;
-        eng->st.tls_malformed++;
-        kp_engine_anomaly(eng, pkt, "tls.malformed_record", "TLS record layer violates RFC 8446 5.1");
-        break;
-    case KP_RES_TRUNCATED:
-        app->tls[dir] = 1;
-        if (app->rs[dir].overflow && contig.len >= app->rs[dir].limit) {
-            app->done[dir] = 1; /* the handshake is larger than we keep */
-            eng->st.reasm_overflow++;
-        }
-        break;
-    default:
-        app->tls[dir] = 1;
-        if (app->scan[dir].encrypted) {
-            app->done[dir] = 1;
-        }
-        break;
+    int other = 1 - dir;
+    if (app->version != 0 && app->waiting_version[other] && !app->done[other]) {
+        scan_dir(eng, f, other, pkt); /* the version is known now */
     }
     if (handshake_understood(app) || (app->done[0] && app->done[1])) {
         conclude(eng, f);
