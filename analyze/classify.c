@@ -1,7 +1,9 @@
 /* Data-driven service classification, see classify.h and data/services.rules. */
 #include "classify.h"
 
+#include <arpa/inet.h>
 #include <ctype.h>
+#include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -10,7 +12,34 @@
 extern const char kp_builtin_services_rules[];
 extern const size_t kp_builtin_services_rules_len;
 
-enum rule_kind { RULE_SNI, RULE_CERT, RULE_CERT_ORG };
+enum rule_kind {
+    RULE_SNI,
+    RULE_CERT,
+    RULE_CERT_ORG,
+    RULE_STUN_SOFTWARE, /* substring of the STUN SOFTWARE attribute */
+    RULE_STUN_REALM,    /* domain match on the STUN REALM attribute */
+    RULE_STUN_ATTR,     /* a STUN attribute type (vendor attributes) */
+    RULE_PREFIX,        /* an IPv4 or IPv6 network */
+    RULE_ASN,           /* an autonomous system number */
+    RULE_UDP_PORT,      /* a UDP port range (weakest signal) */
+    RULE_TCP_PORT
+};
+
+static const struct {
+    const char *name;
+    enum rule_kind kind;
+} kinds[] = {
+    {"sni", RULE_SNI},
+    {"cert", RULE_CERT},
+    {"cert-org", RULE_CERT_ORG},
+    {"stun-software", RULE_STUN_SOFTWARE},
+    {"stun-realm", RULE_STUN_REALM},
+    {"stun-attr", RULE_STUN_ATTR},
+    {"prefix", RULE_PREFIX},
+    {"asn", RULE_ASN},
+    {"udp-port", RULE_UDP_PORT},
+    {"tcp-port", RULE_TCP_PORT},
+};
 
 #define MAX_RULES 4096
 #define MAX_TOKEN 128
@@ -19,6 +48,9 @@ struct rule {
     enum rule_kind kind;
     char service[24];
     char value[MAX_TOKEN];
+    struct kp_addr net;   /* RULE_PREFIX: network, IPv4 stored IPv4-mapped */
+    uint8_t bits;         /* RULE_PREFIX: prefix length over the 128-bit form */
+    uint32_t lo, hi;      /* RULE_ASN, RULE_*_PORT, RULE_STUN_ATTR: a range */
 };
 
 struct kp_rules {
@@ -51,6 +83,79 @@ static bool valid_service(const char *s)
         }
     }
     return true;
+}
+
+/* "N" or "N-M", decimal or 0x hex, each at most max. */
+static bool parse_range(const char *v, uint32_t max, uint32_t *lo, uint32_t *hi)
+{
+    char *end;
+    errno = 0;
+    unsigned long a = strtoul(v, &end, 0);
+    unsigned long b = a;
+    if (end == v || errno != 0 || v[0] == '-') {
+        return false;
+    }
+    if (*end == '-') {
+        const char *v2 = end + 1;
+        b = strtoul(v2, &end, 0);
+        if (end == v2 || errno != 0 || v2[0] == '-') {
+            return false;
+        }
+    }
+    if (*end != '\0' || a > max || b > max || a > b) {
+        return false;
+    }
+    *lo = (uint32_t)a;
+    *hi = (uint32_t)b;
+    return true;
+}
+
+static bool parse_prefix(struct rule *r, const char *v)
+{
+    char addr[64];
+    const char *slash = strchr(v, '/');
+    size_t n = slash != NULL ? (size_t)(slash - v) : strlen(v);
+    if (n == 0 || n >= sizeof(addr)) {
+        return false;
+    }
+    memcpy(addr, v, n);
+    addr[n] = '\0';
+    uint32_t bits, unused;
+    memset(&r->net, 0, sizeof(r->net));
+    uint8_t b4[4];
+    if (inet_pton(AF_INET, addr, b4) == 1) {
+        if (!parse_range(slash != NULL ? slash + 1 : "32", 32, &bits, &unused)) {
+            return false;
+        }
+        r->net.b[10] = r->net.b[11] = 0xff;
+        memcpy(r->net.b + 12, b4, 4);
+        bits += 96;
+    } else if (inet_pton(AF_INET6, addr, r->net.b) == 1) {
+        if (!parse_range(slash != NULL ? slash + 1 : "128", 128, &bits, &unused)) {
+            return false;
+        }
+    } else {
+        return false;
+    }
+    r->bits = (uint8_t)bits;
+    return true;
+}
+
+static bool parse_value(struct rule *r, const char *v)
+{
+    switch (r->kind) {
+    case RULE_PREFIX:
+        return parse_prefix(r, v);
+    case RULE_ASN:
+        return parse_range(v, UINT32_MAX, &r->lo, &r->hi) && r->lo > 0;
+    case RULE_UDP_PORT:
+    case RULE_TCP_PORT:
+    case RULE_STUN_ATTR:
+        return parse_range(v, 0xffff, &r->lo, &r->hi);
+    default:
+        strcpy(r->value, v);
+        return true;
+    }
 }
 
 struct kp_rules *kp_rules_parse(const char *text, size_t len, const char *name, char *err,
@@ -131,19 +236,24 @@ struct kp_rules *kp_rules_parse(const char *text, size_t len, const char *name, 
                          name, line, col[0], tok[0]);
                 goto fail;
             }
-            if (strcmp(tok[1], "sni") == 0) {
-                r->kind = RULE_SNI;
-            } else if (strcmp(tok[1], "cert") == 0) {
-                r->kind = RULE_CERT;
-            } else if (strcmp(tok[1], "cert-org") == 0) {
-                r->kind = RULE_CERT_ORG;
-            } else {
-                snprintf(err, errlen, "%s:%zu:%zu: unknown rule kind '%s' (sni, cert, cert-org)",
+            size_t k = 0;
+            while (k < sizeof(kinds) / sizeof(kinds[0]) && strcmp(tok[1], kinds[k].name) != 0) {
+                k++;
+            }
+            if (k == sizeof(kinds) / sizeof(kinds[0])) {
+                snprintf(err, errlen,
+                         "%s:%zu:%zu: unknown rule kind '%s' (sni, cert, cert-org, stun-software, "
+                         "stun-realm, stun-attr, prefix, asn, udp-port, tcp-port)",
                          name, line, col[1], tok[1]);
                 goto fail;
             }
+            r->kind = kinds[k].kind;
+            if (!parse_value(r, tok[2])) {
+                snprintf(err, errlen, "%s:%zu:%zu: bad %s value '%s'", name, line, col[2], tok[1],
+                         tok[2]);
+                goto fail;
+            }
             strcpy(r->service, tok[0]);
-            strcpy(r->value, tok[2]);
             rs->n++;
         }
         pos = end + 1;
@@ -221,6 +331,83 @@ const char *kp_rules_match_cert(const struct kp_rules *r, const char *cn, const 
             if (org != NULL && ci_contains(org, x->value)) {
                 return x->service;
             }
+        }
+    }
+    return NULL;
+}
+
+const char *kp_rules_match_stun(const struct kp_rules *r, const char *software, const char *realm,
+                                const uint16_t *attrs, size_t nattrs)
+{
+    if (r == NULL) {
+        return NULL;
+    }
+    for (size_t i = 0; i < r->n; i++) {
+        const struct rule *x = &r->r[i];
+        if (x->kind == RULE_STUN_SOFTWARE && software != NULL && ci_contains(software, x->value)) {
+            return x->service;
+        }
+        if (x->kind == RULE_STUN_REALM && realm != NULL &&
+            kp_domain_match(realm, strlen(realm), x->value)) {
+            return x->service;
+        }
+        if (x->kind == RULE_STUN_ATTR) {
+            for (size_t j = 0; j < nattrs; j++) {
+                if (attrs[j] >= x->lo && attrs[j] <= x->hi) {
+                    return x->service;
+                }
+            }
+        }
+    }
+    return NULL;
+}
+
+static bool in_prefix(const struct kp_addr *a, const struct rule *x)
+{
+    size_t full = x->bits / 8;
+    if (memcmp(a->b, x->net.b, full) != 0) {
+        return false;
+    }
+    unsigned rest = x->bits % 8;
+    if (rest == 0) {
+        return true;
+    }
+    uint8_t mask = (uint8_t)(0xff << (8 - rest));
+    return (a->b[full] & mask) == (x->net.b[full] & mask);
+}
+
+const char *kp_rules_match_addr(const struct kp_rules *r, const struct kp_addr *a, uint32_t asn,
+                                unsigned *how)
+{
+    if (r == NULL) {
+        return NULL;
+    }
+    /* Address prefixes are stronger than ASNs (an ASN such as Amazon's
+     * hosts many services), so they are tried first over the whole list. */
+    for (size_t i = 0; i < r->n; i++) {
+        if (r->r[i].kind == RULE_PREFIX && in_prefix(a, &r->r[i])) {
+            *how = KP_MATCH_PREFIX;
+            return r->r[i].service;
+        }
+    }
+    for (size_t i = 0; i < r->n && asn != 0; i++) {
+        if (r->r[i].kind == RULE_ASN && asn >= r->r[i].lo && asn <= r->r[i].hi) {
+            *how = KP_MATCH_ASN;
+            return r->r[i].service;
+        }
+    }
+    return NULL;
+}
+
+const char *kp_rules_match_port(const struct kp_rules *r, bool udp, uint16_t port)
+{
+    if (r == NULL) {
+        return NULL;
+    }
+    enum rule_kind k = udp ? RULE_UDP_PORT : RULE_TCP_PORT;
+    for (size_t i = 0; i < r->n; i++) {
+        if (r->r[i].kind == k && port >= r->r[i].lo && port <= r->r[i].hi) {
+            return r->r[i].service;
         }
     }
     return NULL;
