@@ -344,3 +344,56 @@ void kp_addr_str(const struct kp_addr *a, char *buf, size_t len)
         inet_ntop(AF_INET6, a->b, buf, (socklen_t)len);
     }
 }
+
+const char *kp_addr_scope(const struct kp_addr *a)
+{
+    const uint8_t *b = a->b;
+    if (kp_addr_is_v4(a)) {
+        const uint8_t *v = b + 12;
+        if (v[0] == 10 || (v[0] == 172 && (v[1] & 0xf0) == 16) || (v[0] == 192 && v[1] == 168)) {
+            return "private";
+        }
+        if (v[0] == 100 && (v[1] & 0xc0) == 64) {
+            return "shared";
+        }
+        if (v[0] == 127) {
+            return "loopback";
+        }
+        if (v[0] == 169 && v[1] == 254) {
+            return "link-local";
+        }
+        if (v[0] >= 224 && v[0] <= 239) {
+            return "multicast";
+        }
+        if ((v[0] == 192 && v[1] == 0 && v[2] == 2) || (v[0] == 198 && v[1] == 51 && v[2] == 100) ||
+            (v[0] == 203 && v[1] == 0 && v[2] == 113)) {
+            return "documentation";
+        }
+        if (v[0] == 0 || v[0] >= 240 || (v[0] == 192 && v[1] == 0 && v[2] == 0) ||
+            (v[0] == 198 && (v[1] & 0xfe) == 18)) {
+            return "reserved";
+        }
+        return NULL;
+    }
+    static const uint8_t loop[16] = {0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 1};
+    static const uint8_t zero[16] = {0};
+    if (memcmp(b, loop, 16) == 0) {
+        return "loopback";
+    }
+    if (memcmp(b, zero, 16) == 0) {
+        return "reserved";
+    }
+    if ((b[0] & 0xfe) == 0xfc) {
+        return "private";
+    }
+    if (b[0] == 0xfe && (b[1] & 0xc0) == 0x80) {
+        return "link-local";
+    }
+    if (b[0] == 0xff) {
+        return "multicast";
+    }
+    if (b[0] == 0x20 && b[1] == 0x01 && b[2] == 0x0d && b[3] == 0xb8) {
+        return "documentation";
+    }
+    return NULL;
+}

@@ -222,11 +222,12 @@ void kp_engine_emit_key(struct kp_engine *eng, struct kp_key_rec *k)
     kp_addr_str(&k->client, k->client_ip, sizeof(k->client_ip));
     kp_addr_str(&k->issuer, k->issuer_ip, sizeof(k->issuer_ip));
     memset(&k->geo, 0, sizeof(k->geo));
-    if (eng->cfg.geo != NULL) {
+    k->issuer_scope = kp_addr_scope(&k->issuer);
+    if (eng->cfg.geo != NULL && k->issuer_scope == NULL) {
         kp_geo_lookup_addr(eng->cfg.geo, &k->issuer, &k->geo);
     }
-    k->flagged = kp_policy_eval(eng->cfg.policy, k->geo.country, k->geo.asn, k->reason,
-                                sizeof(k->reason));
+    k->flagged = kp_policy_eval(eng->cfg.policy, k->geo.country, k->geo.asn,
+                                k->issuer_scope != NULL, k->reason, sizeof(k->reason));
     if (!k->flagged) {
         k->reason[0] = '\0';
     }

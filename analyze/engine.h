@@ -21,6 +21,7 @@ struct kp_key_rec {
     uint16_t client_port, issuer_port;
     char client_ip[46], issuer_ip[46];
     struct kp_geo_info geo;
+    const char *issuer_scope; /* kp_addr_scope() of the issuer, NULL if global */
     char sni[256];          /* raw server name bytes, NUL-terminated copy */
     size_t sni_len;
     char cert_subject[256], cert_issuer[256], cert_sans[512];

@@ -38,6 +38,7 @@ KP_API const char *kp_event_str(const struct kp_event *ev, enum kp_field f)
     case KP_F_TLS_VERSION: return k->tls_version;
     case KP_F_JA4: return k->ja4;
     case KP_F_PROTO: return k->proto;
+    case KP_F_ISSUER_SCOPE: return k->issuer_scope != NULL ? k->issuer_scope : "";
     default: return NULL;
     }
 }
@@ -106,6 +107,7 @@ static void key_json(struct kp_jw *w, const struct kp_key_rec *k)
     kp_jw_str(w, "ip", k->issuer_ip);
     kp_jw_int(w, "port", k->issuer_port);
     str_or_null(w, "country", k->geo.country);
+    str_or_null(w, "scope", k->issuer_scope);
     if (k->geo.asn != 0) {
         kp_jw_int(w, "asn", k->geo.asn);
     } else {

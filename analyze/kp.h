@@ -34,6 +34,13 @@ static inline bool kp_addr_is_v4(const struct kp_addr *a)
     return true;
 }
 
+/* The special-purpose scope of an address (RFC 6890 registries): "private"
+ * (RFC 1918, RFC 4193), "shared" (RFC 6598 carrier-grade NAT), "loopback",
+ * "link-local", "multicast", "documentation", "reserved"; NULL for a
+ * global address.  Geolocation databases have no meaning for these (the
+ * default one even maps 192.168.0.0/16 to AU), so they are not looked up. */
+const char *kp_addr_scope(const struct kp_addr *a);
+
 /* Format as text (inet_ntop); buf needs 46 bytes. */
 void kp_addr_str(const struct kp_addr *a, char *buf, size_t len);
 

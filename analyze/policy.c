@@ -215,8 +215,8 @@ KP_API int kp_policy_allow(struct kp_policy *pol, const char *spec, char *err, s
     return add_spec(pol, spec, true, err, errlen);
 }
 
-int kp_policy_eval(const struct kp_policy *pol, const char *country, uint32_t asn, char *reason,
-                   size_t len)
+int kp_policy_eval(const struct kp_policy *pol, const char *country, uint32_t asn, bool local,
+                   char *reason, size_t len)
 {
     if (pol == NULL) {
         return 0;
@@ -237,7 +237,7 @@ int kp_policy_eval(const struct kp_policy *pol, const char *country, uint32_t as
             return 1;
         }
     }
-    if (pol->has_allow) {
+    if (pol->has_allow && !local) {
         if (cc < 0) {
             snprintf(reason, len, "issuer country unknown, allowed only %s", pol->allow_spec);
             return 1;

@@ -2,14 +2,17 @@
 #ifndef KP_POLICY_H
 #define KP_POLICY_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
 #include "keyprov.h"
 
 /* Evaluate an issuer: returns 1 and writes the rule that fired to reason
- * when it is flagged, else 0.  country is "" when unknown, asn 0. */
-int kp_policy_eval(const struct kp_policy *pol, const char *country, uint32_t asn, char *reason,
-                   size_t len);
+ * when it is flagged, else 0.  country is "" when unknown, asn 0.  local:
+ * the issuer has a private/special-purpose address (inside the network being
+ * watched), which an allow-list does not flag for lacking a country. */
+int kp_policy_eval(const struct kp_policy *pol, const char *country, uint32_t asn, bool local,
+                   char *reason, size_t len);
 
 #endif

@@ -166,22 +166,31 @@ static void emit(struct kp_engine *eng, struct kp_flow *f)
                                                                 app->cert.san, app->cert.subject_o)
                                           : NULL;
     const char *service = svc_sni != NULL ? svc_sni : svc_cert;
-    if (service == NULL && !eng->cfg.report_all) {
-        return;
-    }
-    struct kp_key_rec k;
-    memset(&k, 0, sizeof(k));
-    k.ts_us = app->ts_us != 0 ? app->ts_us : f->first_us;
-    k.service = service != NULL ? service : "unknown";
-    k.mechanism = "tls-control-channel";
-    k.proto = "tcp";
-    k.cert_self_signed = -1;
     /* The server is the issuer: the side that sent the ServerHello, else the
      * side that received the ClientHello, else the flow's responder. */
     int sdir = app->server_dir >= 0 ? app->server_dir
                : app->client_dir >= 0 ? 1 - app->client_dir : 1;
+    struct kp_key_rec k;
+    memset(&k, 0, sizeof(k));
     set_endpoint(f, sdir, &k.issuer, &k.issuer_port);
     set_endpoint(f, 1 - sdir, &k.client, &k.client_port);
+    /* SIP over TLS (RFC 3261 26.2, port 5061): the SDP inside, and any
+     * a=crypto keys in it (RFC 4568), are readable by the TLS server. */
+    bool sip_tls = k.issuer_port == 5061;
+    if (service == NULL && sip_tls) {
+        service = "sip";
+    }
+    if (service == NULL && !eng->cfg.report_all) {
+        return;
+    }
+    k.ts_us = app->ts_us != 0 ? app->ts_us : f->first_us;
+    k.service = service != NULL ? service : "unknown";
+    k.mechanism = sip_tls ? "sdes-tls" : "tls-control-channel";
+    k.proto = "tcp";
+    k.cert_self_signed = -1;
+    if (sip_tls) {
+        kp_key_add_evidence(&k, "sip.tls_port_5061");
+    }
 
     if (app->have_ch) {
         kp_key_add_evidence(&k, app->sni_len > 0 ? "tls.client_hello.sni" : "tls.client_hello.no_sni");

@@ -118,6 +118,7 @@ static void print_key_human(struct cli *c, const struct kp_event *ev)
     FILE *fp = c->out;
     int flagged = (int)kp_event_int(ev, KP_F_FLAGGED);
     const char *cc = kp_event_str(ev, KP_F_ISSUER_COUNTRY);
+    const char *scope = kp_event_str(ev, KP_F_ISSUER_SCOPE);
     const char *org = kp_event_str(ev, KP_F_ISSUER_AS_ORG);
     const char *sni = kp_event_str(ev, KP_F_SNI);
     const char *subj = kp_event_str(ev, KP_F_CERT_SUBJECT);
@@ -129,7 +130,8 @@ static void print_key_human(struct cli *c, const struct kp_event *ev)
     fprintf(fp, "%-7s %-10s %-20s %s%s%s:%" PRId64 " -> %s%s%s:%" PRId64 "  %s", flagged ? "FLAGGED" : "ok",
             kp_event_str(ev, KP_F_SERVICE), kp_event_str(ev, KP_F_MECHANISM), v6c ? "[" : "", cip,
             v6c ? "]" : "", kp_event_int(ev, KP_F_CLIENT_PORT), v6i ? "[" : "", iip, v6i ? "]" : "",
-            kp_event_int(ev, KP_F_ISSUER_PORT), cc[0] != '\0' ? cc : "??");
+            kp_event_int(ev, KP_F_ISSUER_PORT),
+            cc[0] != '\0' ? cc : scope[0] != '\0' ? scope : "??");
     if (asn != 0) {
         fprintf(fp, " AS%" PRId64, asn);
         if (org[0] != '\0') {

@@ -178,7 +178,8 @@ enum kp_field {
     KP_F_JA4,              /* str */
     KP_F_ANOMALY,          /* str: the anomaly's name */
     KP_F_TS_US,            /* int */
-    KP_F_PROTO             /* str: tcp, udp */
+    KP_F_PROTO,            /* str: tcp, udp */
+    KP_F_ISSUER_SCOPE      /* str: "private", "loopback", ... (not geolocated); "" if global */
 };
 
 KP_API enum kp_event_type kp_event_type(const struct kp_event *ev);

@@ -287,6 +287,38 @@ static void test_addr_str(void **state)
     char s[46];
     kp_addr_str(&p.src, s, sizeof(s));
     assert_string_equal(s, "52.81.151.250");
+    assert_null(kp_addr_scope(&p.src));
+    static const struct {
+        uint8_t v4[4];
+        const char *scope;
+    } v[] = {
+        {{10, 1, 2, 3}, "private"},     {{172, 31, 0, 1}, "private"}, {{172, 32, 0, 1}, NULL},
+        {{192, 168, 20, 130}, "private"}, {{100, 64, 0, 1}, "shared"}, {{100, 128, 0, 1}, NULL},
+        {{127, 0, 0, 1}, "loopback"},   {{169, 254, 1, 1}, "link-local"},
+        {{224, 0, 0, 251}, "multicast"}, {{192, 0, 2, 1}, "documentation"},
+        {{240, 0, 0, 1}, "reserved"},   {{8, 8, 8, 8}, NULL},
+    };
+    for (size_t i = 0; i < sizeof(v) / sizeof(v[0]); i++) {
+        memcpy(p.src.b + 12, v[i].v4, 4);
+        const char *got = kp_addr_scope(&p.src);
+        if (v[i].scope == NULL) {
+            assert_null(got);
+        } else {
+            assert_non_null(got);
+            assert_string_equal(got, v[i].scope);
+        }
+    }
+    struct kp_addr a6;
+    memset(&a6, 0, sizeof(a6));
+    a6.b[0] = 0xfd;
+    assert_string_equal(kp_addr_scope(&a6), "private");
+    a6.b[0] = 0xfe;
+    a6.b[1] = 0x80;
+    assert_string_equal(kp_addr_scope(&a6), "link-local");
+    a6.b[0] = 0x20;
+    a6.b[1] = 0x01;
+    a6.b[2] = 0x48;
+    assert_null(kp_addr_scope(&a6));
 }
 
 int main(void)

@@ -10,7 +10,7 @@
 
 static int eval(const struct kp_policy *p, const char *cc, uint32_t asn, char *reason)
 {
-    return kp_policy_eval(p, cc, asn, reason, 200);
+    return kp_policy_eval(p, cc, asn, false, reason, 200);
 }
 
 static void test_flag_countries(void **state)
@@ -78,6 +78,8 @@ static void test_allow(void **state)
     assert_string_equal(reason, "issuer country CN is outside allowed US,CA");
     assert_int_equal(eval(p, "", 0, reason), 1);
     assert_string_equal(reason, "issuer country unknown, allowed only US,CA");
+    /* a private (local) issuer has no country and is not flagged for it */
+    assert_int_equal(kp_policy_eval(p, "", 0, true, reason, sizeof(reason)), 0);
     /* an explicit flag wins over the allow-list */
     assert_int_equal(kp_policy_flag(p, "CA", err, sizeof(err)), KP_OK);
     assert_int_equal(eval(p, "CA", 0, reason), 1);
@@ -103,7 +105,7 @@ static void test_errors(void **state)
     assert_int_equal(kp_policy_allow(p, "AS55960", err, sizeof(err)), KP_EINVAL);
     assert_non_null(strstr(err, "--allow takes countries"));
     char reason[200];
-    assert_int_equal(kp_policy_eval(NULL, "CN", 1, reason, sizeof(reason)), 0);
+    assert_int_equal(kp_policy_eval(NULL, "CN", 1, false, reason, sizeof(reason)), 0);
     kp_policy_free(p);
     kp_policy_free(NULL);
 }
