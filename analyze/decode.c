@@ -101,6 +101,51 @@ static enum kp_res decode_udp(struct kp_rd *r, struct kp_pkt *out)
     return KP_RES_OK;
 }
 
+static enum kp_res decode_ipv4(struct kp_rd r, struct kp_pkt *out);
+static enum kp_res decode_ipv6(struct kp_rd r, struct kp_pkt *out);
+
+#define GTPU_PORT 2152
+
+/* GTPv1-U G-PDU (3GPP TS 29.281 5.1): mobile-core taps carry subscriber
+ * traffic inside UDP 2152.  Returns the inner IP packet, or false when the
+ * payload is not a well-formed G-PDU (then it is left as plain UDP). */
+static bool gtpu_inner(struct kp_rd r, struct kp_rd *inner)
+{
+    uint8_t flags, type, next;
+    uint16_t len;
+    uint32_t teid;
+    if (!kp_rd_u8(&r, &flags) || !kp_rd_u8(&r, &type) || !kp_rd_u16(&r, &len) ||
+        !kp_rd_u32(&r, &teid)) {
+        return false;
+    }
+    /* version 1, protocol type GTP, message 255 (G-PDU) */
+    if ((flags >> 5) != 1 || (flags & 0x10) == 0 || type != 0xff || len > r.len) {
+        return false;
+    }
+    r.len = len; /* the length counts everything after the mandatory 8 bytes */
+    if (flags & 0x07) {
+        uint16_t seq;
+        uint8_t npdu;
+        if (!kp_rd_u16(&r, &seq) || !kp_rd_u8(&r, &npdu) || !kp_rd_u8(&r, &next)) {
+            return false;
+        }
+        /* extension headers: length in 4-octet units, last octet = next type */
+        for (int i = 0; next != 0; i++) {
+            uint8_t elen;
+            if (i == 8 || !kp_rd_u8(&r, &elen) || elen == 0 ||
+                !kp_rd_skip(&r, (size_t)elen * 4 - 2) || !kp_rd_u8(&r, &next)) {
+                return false;
+            }
+        }
+    }
+    uint8_t v;
+    if (!kp_rd_peek_u8(&r, 0, &v) || ((v >> 4) != 4 && (v >> 4) != 6)) {
+        return false;
+    }
+    *inner = r;
+    return true;
+}
+
 static enum kp_res decode_l4(struct kp_rd *r, uint8_t proto, struct kp_pkt *out)
 {
     out->proto = proto;
@@ -108,7 +153,25 @@ static enum kp_res decode_l4(struct kp_rd *r, uint8_t proto, struct kp_pkt *out)
         return decode_tcp(r, out);
     }
     if (proto == KP_PROTO_UDP) {
-        return decode_udp(r, out);
+        enum kp_res res = decode_udp(r, out);
+        struct kp_rd inner;
+        if (res == KP_RES_OK && out->tunnel_depth == 0 &&
+            (out->sport == GTPU_PORT || out->dport == GTPU_PORT) &&
+            gtpu_inner(out->payload, &inner)) {
+            /* analyse the subscriber's packet, once (no nested tunnels) */
+            struct kp_pkt outer = *out;
+            memset(out, 0, sizeof(*out));
+            out->tunnel_depth = 1;
+            uint8_t v = 0;
+            res = !kp_rd_peek_u8(&inner, 0, &v) ? KP_RES_TRUNCATED
+                  : (v >> 4) == 4              ? decode_ipv4(inner, out)
+                                               : decode_ipv6(inner, out);
+            if (res != KP_RES_OK) {
+                *out = outer; /* keep the outer packet rather than lose it */
+                res = KP_RES_OK;
+            }
+        }
+        return res;
     }
     out->payload = *r;
     return KP_RES_OK;

@@ -20,6 +20,7 @@ struct kp_pkt {
     uint8_t ipver;     /* 4 or 6 */
     uint8_t tcp_flags;
     uint8_t fragment;  /* 1: an IP fragment (not reassembled; not decoded further) */
+    uint8_t tunnel_depth; /* 1: decapsulated from GTP-U (UDP 2152) */
     uint32_t seq, ack;
     struct kp_rd payload;
 };

@@ -49,6 +49,8 @@ static void flow_release(struct kp_flow *f, enum kp_flow_release why, void *user
      * eviction never loses a key record. */
     if (f->app_kind == KP_APP_TLS) {
         kp_tls_flow_release(eng, f);
+    } else if (f->app_kind == KP_APP_UDP) {
+        kp_udp_flow_release(eng, f);
     }
 }
 
@@ -189,7 +191,7 @@ KP_API int kp_engine_feed(struct kp_engine *eng, int linktype, uint64_t ts_us,
     if (pkt.proto == KP_PROTO_TCP) {
         kp_tls_flow_packet(eng, f, dir, &pkt);
     } else {
-        f->bypass = 1; /* the UDP media plane comes with its own dissectors */
+        kp_udp_flow_packet(eng, f, dir, &pkt);
     }
     return KP_OK;
 }
@@ -210,6 +212,14 @@ KP_API void kp_engine_stats(const struct kp_engine *eng, struct kp_stats *out)
     out->flows_active = c.active;
 }
 
+void kp_flow_endpoint(const struct kp_flow *f, int dir, struct kp_addr *a, uint16_t *port)
+{
+    /* dir 0 is the initiator's direction: its sender is key.a if init_is_a */
+    bool sender_is_a = (dir == 0) == (f->init_is_a != 0);
+    *a = sender_is_a ? f->key.a : f->key.b;
+    *port = sender_is_a ? f->key.pa : f->key.pb;
+}
+
 void kp_key_add_evidence(struct kp_key_rec *k, const char *what)
 {
     if (k->n_evidence < KP_MAX_EVIDENCE) {
@@ -225,6 +235,13 @@ void kp_engine_emit_key(struct kp_engine *eng, struct kp_key_rec *k)
     k->issuer_scope = kp_addr_scope(&k->issuer);
     if (eng->cfg.geo != NULL && k->issuer_scope == NULL) {
         kp_geo_lookup_addr(eng->cfg.geo, &k->issuer, &k->geo);
+    }
+    if (k->has_relay) {
+        kp_addr_str(&k->relay, k->relay_ip, sizeof(k->relay_ip));
+        memset(&k->relay_geo, 0, sizeof(k->relay_geo));
+        if (eng->cfg.geo != NULL && kp_addr_scope(&k->relay) == NULL) {
+            kp_geo_lookup_addr(eng->cfg.geo, &k->relay, &k->relay_geo);
+        }
     }
     k->flagged = kp_policy_eval(eng->cfg.policy, k->geo.country, k->geo.asn,
                                 k->issuer_scope != NULL, k->reason, sizeof(k->reason));

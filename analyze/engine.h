@@ -8,7 +8,7 @@
 
 struct kp_rules;
 
-#define KP_MAX_EVIDENCE 8
+#define KP_MAX_EVIDENCE 10
 
 /* A key record: who issued or negotiated a session key. */
 struct kp_key_rec {
@@ -31,6 +31,15 @@ struct kp_key_rec {
     char cipher[8];         /* "0xc02f" */
     char alpn[128];         /* offered ALPN values, comma-separated */
     char ja4[40];
+    char srtp[96];          /* SRTP protection profile(s): selected, else offered */
+    char quic_version[24];  /* QUIC version name */
+    int has_relay;          /* the key exchange went through a TURN relay */
+    struct kp_addr relay;
+    uint16_t relay_port;
+    char relay_ip[46];
+    struct kp_geo_info relay_geo;
+    char sdes_suite[48];    /* SDES (RFC 4568) crypto suite */
+    char sdes_key_sha256[33]; /* first 16 bytes of SHA-256 of the inline key, hex: never the key */
     const char *evidence[KP_MAX_EVIDENCE];
     size_t n_evidence;
     int flagged;
@@ -65,7 +74,7 @@ struct kp_engine {
 
 /* Per-flow analysis state, allocated when a flow may carry a handshake and
  * freed as soon as the analysis of the flow is over. */
-enum kp_app_kind { KP_APP_NONE = 0, KP_APP_TLS = 1 };
+enum kp_app_kind { KP_APP_NONE = 0, KP_APP_TLS = 1, KP_APP_UDP = 2 };
 
 /* Add evidence (static strings) to a record. */
 void kp_key_add_evidence(struct kp_key_rec *k, const char *what);
@@ -76,6 +85,14 @@ void kp_engine_emit_key(struct kp_engine *eng, struct kp_key_rec *k);
 /* Deliver an anomaly for a flow packet. */
 void kp_engine_anomaly(struct kp_engine *eng, const struct kp_pkt *pkt, const char *name,
                        const char *detail);
+
+/* UDP media plane flow glue (udp_flow.c). */
+void kp_udp_flow_packet(struct kp_engine *eng, struct kp_flow *f, int dir,
+                        const struct kp_pkt *pkt);
+void kp_udp_flow_release(struct kp_engine *eng, struct kp_flow *f);
+
+/* Which side of a flow sent packets in direction dir. */
+void kp_flow_endpoint(const struct kp_flow *f, int dir, struct kp_addr *a, uint16_t *port);
 
 /* TLS over TCP flow glue (tls_flow.c). */
 void kp_tls_flow_packet(struct kp_engine *eng, struct kp_flow *f, int dir,

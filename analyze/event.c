@@ -136,6 +136,32 @@ static void key_json(struct kp_jw *w, const struct kp_key_rec *k)
         }
         kp_jw_obj_close(w);
     }
+    if (k->srtp[0] != '\0' || k->quic_version[0] != '\0') {
+        kp_jw_obj_open(w, "media");
+        str_or_null(w, "srtp_profile", k->srtp);
+        str_or_null(w, "quic_version", k->quic_version);
+        kp_jw_obj_close(w);
+    }
+    if (k->has_relay) {
+        kp_jw_obj_open(w, "relay");
+        kp_jw_str(w, "ip", k->relay_ip);
+        kp_jw_int(w, "port", k->relay_port);
+        str_or_null(w, "country", k->relay_geo.country);
+        if (k->relay_geo.asn != 0) {
+            kp_jw_int(w, "asn", k->relay_geo.asn);
+        } else {
+            kp_jw_null(w, "asn");
+        }
+        str_or_null(w, "as_org", k->relay_geo.as_org);
+        kp_jw_obj_close(w);
+    }
+    if (k->sdes_suite[0] != '\0') {
+        kp_jw_obj_open(w, "sdes");
+        kp_jw_str(w, "suite", k->sdes_suite);
+        kp_jw_str(w, "key_sha256_128", k->sdes_key_sha256);
+        kp_jw_bool(w, "key_exposed", strcmp(k->mechanism, "sdes-cleartext") == 0);
+        kp_jw_obj_close(w);
+    }
     kp_jw_str(w, "confidence", k->confidence);
     kp_jw_arr_open(w, "evidence");
     for (size_t i = 0; i < k->n_evidence; i++) {

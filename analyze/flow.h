@@ -21,8 +21,6 @@ struct kp_flow_key {
     uint8_t pad[3];
 };
 
-struct kp_flow_app; /* per-flow analysis state, owned by the engine */
-
 struct kp_flow {
     struct kp_flow_key key;
     uint64_t first_us, last_us;
@@ -33,7 +31,8 @@ struct kp_flow {
     uint8_t in_use;
     uint8_t bypass;                /* analysis finished: count only */
     uint8_t app_kind;
-    struct kp_flow_app *app;       /* NULL when no analysis state */
+    void *app;                     /* per-flow analysis state of kind app_kind (engine.h);
+                                      NULL when none */
 };
 
 enum kp_flow_release { KP_FLOW_IDLE, KP_FLOW_EVICTED, KP_FLOW_FINISH };

@@ -18,7 +18,7 @@
 #include "tls.h"
 #include "x509.h"
 
-struct kp_flow_app {
+struct kp_tls_app {
     struct kp_reasm rs[2];
     struct kp_tls_scan_state scan[2];
     uint32_t scanned[2];   /* contiguous bytes already scanned */
@@ -39,11 +39,11 @@ struct kp_flow_app {
 
 struct scan_ctx {
     struct kp_engine *eng;
-    struct kp_flow_app *app;
+    struct kp_tls_app *app;
     int dir;
 };
 
-static void copy_alpn(struct kp_flow_app *app, const struct kp_tls_client_hello *ch)
+static void copy_alpn(struct kp_tls_app *app, const struct kp_tls_client_hello *ch)
 {
     size_t used = 0;
     app->alpn[0] = '\0';
@@ -66,7 +66,7 @@ static void copy_alpn(struct kp_flow_app *app, const struct kp_tls_client_hello 
 static void on_hs(uint8_t type, struct kp_rd body, void *user)
 {
     struct scan_ctx *x = user;
-    struct kp_flow_app *app = x->app;
+    struct kp_tls_app *app = x->app;
     if (app->ts_us == 0) {
         app->ts_us = x->eng->now_us;
     }
@@ -136,7 +136,7 @@ static void on_hs(uint8_t type, struct kp_rd body, void *user)
 
 static void free_app(struct kp_flow *f)
 {
-    struct kp_flow_app *app = f->app;
+    struct kp_tls_app *app = f->app;
     if (app != NULL) {
         kp_reasm_free(&app->rs[0]);
         kp_reasm_free(&app->rs[1]);
@@ -146,17 +146,9 @@ static void free_app(struct kp_flow *f)
     f->app_kind = KP_APP_NONE;
 }
 
-static void set_endpoint(const struct kp_flow *f, int dir, struct kp_addr *a, uint16_t *port)
-{
-    /* dir 0 is the initiator's direction: its sender is key.a if init_is_a */
-    bool sender_is_a = (dir == 0) == (f->init_is_a != 0);
-    *a = sender_is_a ? f->key.a : f->key.b;
-    *port = sender_is_a ? f->key.pa : f->key.pb;
-}
-
 static void emit(struct kp_engine *eng, struct kp_flow *f)
 {
-    struct kp_flow_app *app = f->app;
+    struct kp_tls_app *app = f->app;
     if (!app->have_ch && !app->have_sh && !app->have_cert) {
         return;
     }
@@ -172,8 +164,8 @@ static void emit(struct kp_engine *eng, struct kp_flow *f)
                : app->client_dir >= 0 ? 1 - app->client_dir : 1;
     struct kp_key_rec k;
     memset(&k, 0, sizeof(k));
-    set_endpoint(f, sdir, &k.issuer, &k.issuer_port);
-    set_endpoint(f, 1 - sdir, &k.client, &k.client_port);
+    kp_flow_endpoint(f, sdir, &k.issuer, &k.issuer_port);
+    kp_flow_endpoint(f, 1 - sdir, &k.client, &k.client_port);
     /* SIP over TLS (RFC 3261 26.2, port 5061): the SDP inside, and any
      * a=crypto keys in it (RFC 4568), are readable by the TLS server. */
     bool sip_tls = k.issuer_port == 5061;
@@ -268,7 +260,7 @@ void kp_tls_flow_release(struct kp_engine *eng, struct kp_flow *f)
     free_app(f);
 }
 
-static bool handshake_understood(const struct kp_flow_app *app)
+static bool handshake_understood(const struct kp_tls_app *app)
 {
     if (app->client_dir < 0 && app->server_dir < 0) {
         return false;
@@ -286,7 +278,7 @@ static bool handshake_understood(const struct kp_flow_app *app)
  * the flow turned out not to be TLS (its state is then gone). */
 static bool scan_dir(struct kp_engine *eng, struct kp_flow *f, int dir, const struct kp_pkt *pkt)
 {
-    struct kp_flow_app *app = f->app;
+    struct kp_tls_app *app = f->app;
     struct kp_rd contig = kp_reasm_contig(&app->rs[dir]);
     app->scanned[dir] = (uint32_t)contig.len;
     if (app->version != 0 && app->scan[dir].version == 0) {
@@ -334,18 +326,19 @@ static bool scan_dir(struct kp_engine *eng, struct kp_flow *f, int dir, const st
 void kp_tls_flow_packet(struct kp_engine *eng, struct kp_flow *f, int dir,
                         const struct kp_pkt *pkt)
 {
-    if (f->app == NULL) {
-        f->app = calloc(1, sizeof(*f->app));
-        if (f->app == NULL) {
+    struct kp_tls_app *app = f->app;
+    if (app == NULL) {
+        app = calloc(1, sizeof(*app));
+        if (app == NULL) {
             f->bypass = 1;
             return;
         }
+        f->app = app;
         f->app_kind = KP_APP_TLS;
-        f->app->client_dir = f->app->server_dir = -1;
-        kp_reasm_init(&f->app->rs[0], eng->cfg.reasm_limit);
-        kp_reasm_init(&f->app->rs[1], eng->cfg.reasm_limit);
+        app->client_dir = app->server_dir = -1;
+        kp_reasm_init(&app->rs[0], eng->cfg.reasm_limit);
+        kp_reasm_init(&app->rs[1], eng->cfg.reasm_limit);
     }
-    struct kp_flow_app *app = f->app;
     if (pkt->tcp_flags & KP_TCP_SYN) {
         kp_reasm_syn(&app->rs[dir], pkt->seq);
     }

@@ -8,7 +8,12 @@
    (tls_expected.tsv, written once by make-expected and reviewed).
    Known, explained differences are listed in KNOWN_DIFFERENCES.
 
-usage: corpus_test.py KEYPROV PCAP_DIR EXPECTED_TSV
+3. For every capture with a UDP key exchange, the DTLS servers (and their
+   mechanism: dtls-srtp when an SRTP profile was negotiated or, without a
+   server reply, offered) and the QUIC server names keyprov reports equal
+   those tshark saw (media_expected.tsv, written by make-expected-media).
+
+usage: corpus_test.py KEYPROV PCAP_DIR EXPECTED_TSV MEDIA_EXPECTED_TSV
 """
 import json
 import os
@@ -17,6 +22,11 @@ import sys
 
 # capture -> {(kind, value): why keyprov's answer differs from tshark's}
 KNOWN_DIFFERENCES = {
+    # Inside GTP-U, both peers of one 5-tuple send a DTLS ClientHello and
+    # neither answers: tshark counts the receiver of each as a server;
+    # keyprov reports one record per association, the first ClientHello's
+    # receiver (157.240.16.128:3478) as the issuer.
+    'dtls_srtp_ndpi.pcap': {('dtls-srtp', '10.191.227.13:54162'): 'both peers sent ClientHello'},
 }
 
 
@@ -45,8 +55,40 @@ def run(keyprov, path, extra=()):
     return p, None, events
 
 
+def endpoint(e):
+    ip = e['ip']
+    return ('[%s]:%d' % (ip, e['port'])) if ':' in ip else ('%s:%d' % (ip, e['port']))
+
+
+def compare_media(cap, events, want):
+    keys = [e for e in events if e['event_type'] == 'key' and e['proto'] == 'udp']
+    got = set()
+    for k in keys:
+        if k['mechanism'] in ('dtls', 'dtls-srtp'):
+            got.add((k['mechanism'], endpoint(k['issuer'])))
+        elif k['mechanism'] == 'quic' and k['issuer']['sni']:
+            got.add(('quic', k['issuer']['sni']))
+    exp = set()
+    for kind, value in want:
+        if kind.startswith('dtls'):
+            exp.add(('dtls-srtp' if 'srtp' in kind else 'dtls', value))
+        elif kind == 'quic-sni':
+            exp.add(('quic', value))
+    known = KNOWN_DIFFERENCES.get(cap, {})
+    n = 0
+    for m, v in sorted(exp - got):
+        if (m, v) not in known:
+            print('FAIL %s: tshark sees %s with %s, keyprov does not' % (cap, m, v))
+            n += 1
+    for m, v in sorted(got - exp):
+        if (m, v) not in known:
+            print('FAIL %s: keyprov reports %s with %s, tshark does not' % (cap, m, v))
+            n += 1
+    return n
+
+
 def main():
-    keyprov, pcap_dir, expected_tsv = sys.argv[1:4]
+    keyprov, pcap_dir, expected_tsv, media_tsv = sys.argv[1:5]
     if not os.path.isdir(pcap_dir):
         fail_missing(pcap_dir)
     expected = {}
@@ -57,12 +99,19 @@ def main():
         e = expected.setdefault(cap, {'sni': set(), 'cert': set()})
         if kind in ('sni', 'cert'):
             e[kind].add(value)
+    media = {}
+    for line in open(media_tsv, encoding='utf-8'):
+        if line.startswith('#') or not line.strip():
+            continue
+        cap, kind, value = line.rstrip('\n').split('\t', 2)
+        media.setdefault(cap, set()).add((kind, value))
     captures = sorted(f for f in os.listdir(pcap_dir) if f.endswith(('.pcap', '.pcapng')))
     if len(captures) < 50:
         print('FAIL corpus: only %d captures in %s' % (len(captures), pcap_dir))
         return 1
     failures = 0
     checked_tls = 0
+    checked_media = 0
     for cap in captures:
         p, err, events = run(keyprov, os.path.join(pcap_dir, cap))
         if err is None and p.returncode not in (0, 1):
@@ -73,6 +122,9 @@ def main():
             print('FAIL %s: %s' % (cap, err))
             failures += 1
             continue
+        if cap in media:
+            checked_media += 1
+            failures += compare_media(cap, events, media[cap])
         if cap not in expected:
             continue
         checked_tls += 1
@@ -89,8 +141,8 @@ def main():
             for v in sorted(extra):
                 print('FAIL %s: keyprov reports %s %r, tshark does not' % (cap, kind, v))
                 failures += 1
-    print('corpus: %d captures run, %d TLS captures compared with tshark, %d failures'
-          % (len(captures), checked_tls, failures))
+    print('corpus: %d captures run, %d TLS and %d UDP key-exchange captures compared with tshark, '
+          '%d failures' % (len(captures), checked_tls, checked_media, failures))
     print('%d passed, %d failed' % (len(captures) - failures if failures < len(captures) else 0,
                                     failures))
     return 1 if failures else 0

@@ -263,6 +263,43 @@ static void test_malformed(void **state)
     assert_int_equal(kp_decode(1, f.b, f.n, &p), KP_RES_MALFORMED);
 }
 
+/* GTP-U (UDP 2152) carries a subscriber's IP packet: decode the inner one. */
+static void test_gtpu(void **state)
+{
+    (void)state;
+    struct frame inner = {.n = 0};
+    ipv4(&inner, 6, 25, 0);
+    tcp(&inner, 443, 51000, KP_TCP_ACK, "hello");
+    struct frame f = {.n = 0};
+    put(&f, MACS, 12);
+    put16(&f, 0x0800);
+    ipv4(&f, 17, 8 + 12 + 8 + inner.n, 0);
+    uint8_t u[8] = {0x08, 0x68, 0x08, 0x68, 0, (uint8_t)(8 + 12 + 8 + inner.n), 0, 0};
+    put(&f, u, 8);
+    /* flags: version 1, PT 1, E set; G-PDU; length; TEID; seq, N-PDU, next ext 0x85 */
+    uint8_t g[12] = {0x34, 0xff, 0, (uint8_t)(4 + 8 + inner.n), 0, 0, 0, 1, 0, 0, 0, 0x85};
+    put(&f, g, 12);
+    uint8_t ext[8] = {2, 0, 0, 0, 0, 0, 0, 0}; /* 8-byte extension, next type 0 */
+    put(&f, ext, 8);
+    put(&f, inner.b, inner.n);
+    struct kp_pkt p;
+    assert_int_equal(kp_decode(1, f.b, f.n, &p), KP_RES_OK);
+    assert_int_equal(p.tunnel_depth, 1);
+    check_tcp_443(&p, "hello");
+    for (size_t n = 0; n < f.n; n++) {
+        enum kp_res r = kp_decode(1, f.b, n, &p);
+        if (r == KP_RES_OK) {
+            assert_true(p.payload.p + p.payload.len <= f.b + n);
+        }
+    }
+    /* not a G-PDU (echo request, type 1): stays plain UDP on 2152 */
+    f.b[14 + 20 + 8 + 1] = 0x01;
+    assert_int_equal(kp_decode(1, f.b, f.n, &p), KP_RES_OK);
+    assert_int_equal(p.tunnel_depth, 0);
+    assert_int_equal(p.proto, KP_PROTO_UDP);
+    assert_int_equal(p.dport, 2152);
+}
+
 /* IPv4 total length 0: captured before TCP segmentation offload. */
 static void test_tso_zero_length(void **state)
 {
@@ -331,6 +368,7 @@ int main(void)
         cmocka_unit_test(test_ipv4_fragments_not_decoded),
         cmocka_unit_test(test_malformed),
         cmocka_unit_test(test_tso_zero_length),
+        cmocka_unit_test(test_gtpu),
         cmocka_unit_test(test_addr_str),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);

@@ -1,0 +1,565 @@
+/* The UDP media plane: flow glue between the per-packet demultiplexer and
+ * the pure parsers (QUIC, DTLS, ...), and the key records they lead to.
+ *
+ * A UDP flow gets analysis state on its first packet.  Each datagram is
+ * routed by its first byte (RFC 7983, updated by RFC 9443 for QUIC): 0-3
+ * STUN, 16-19 ZRTP, 20-63 DTLS, 64-79 TURN ChannelData, 128-191 RTP/RTCP,
+ * 192-255 a QUIC long header.  Heavy state (DTLS reassembly, QUIC CRYPTO
+ * streams) is allocated only when a handshake starts and freed as soon as
+ * its key record is out; a flow that shows nothing worth keeping after
+ * KP_UDP_INSPECT packets is bypassed.
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "classify.h"
+#include "dtls.h"
+#include "engine.h"
+#include "geo.h"
+#include "ja4.h"
+#include "quic.h"
+#include "tls.h"
+#include "x509.h"
+
+/* Packets looked at in a flow that shows no handshake before bypassing it. */
+#define KP_UDP_INSPECT 64
+
+enum {
+    SEEN_STUN = 1u << 0,
+    SEEN_DTLS = 1u << 1,
+    SEEN_QUIC = 1u << 2,
+    SEEN_GQUIC = 1u << 3,
+    SEEN_RTP = 1u << 4,
+    SEEN_ZRTP = 1u << 5,
+    SEEN_CHANNEL = 1u << 6,
+    SEEN_SIP = 1u << 7,
+    SEEN_ZOOM = 1u << 8
+};
+
+struct dtls_state {
+    struct kp_dtls_hs hs[2];
+    uint8_t have_ch, have_sh, have_cert, have_done, hvr;
+    int8_t client_dir, server_dir;
+    uint16_t version;
+    uint16_t offered[8];
+    size_t n_offered;
+    uint16_t selected;
+    char ja4[40];
+    char sni[256];
+    size_t sni_len;
+    struct kp_cert_info cert;
+    uint64_t ts_us;
+};
+
+struct quic_state {
+    struct kp_quic_crypto crypto;  /* the client's Initial CRYPTO stream */
+    uint8_t key_dcid[KP_QUIC_MAX_CID];
+    size_t key_dcid_len;
+    int8_t client_dir;
+    uint8_t server_replied;
+    uint32_t version;
+    uint64_t ts_us;
+};
+
+struct kp_udp_app {
+    uint32_t seen;        /* SEEN_* bits */
+    uint32_t inspected;   /* datagrams looked at */
+    uint8_t emitted_dtls, emitted_quic;
+    struct dtls_state *dtls;
+    struct quic_state *quic;
+};
+
+struct dtls_ctx {
+    struct kp_engine *eng;
+    struct dtls_state *d;
+    int dir;
+};
+
+static void free_dtls(struct kp_udp_app *app)
+{
+    free(app->dtls);
+    app->dtls = NULL;
+}
+
+static void free_quic(struct kp_udp_app *app)
+{
+    free(app->quic);
+    app->quic = NULL;
+}
+
+static void free_app(struct kp_flow *f)
+{
+    struct kp_udp_app *app = f->app;
+    if (app != NULL) {
+        free_dtls(app);
+        free_quic(app);
+        free(app);
+    }
+    f->app = NULL;
+    f->app_kind = KP_APP_NONE;
+}
+
+/* The service of a UDP server, from the strongest signal available:
+ * certificate names, then the server's network or AS, then its port. */
+static const char *classify_server(struct kp_engine *eng, const struct kp_addr *server,
+                                   uint16_t port, const struct kp_cert_info *cert,
+                                   const char **how)
+{
+    const struct kp_rules *r = eng->rules;
+    const char *svc = NULL;
+    if (cert != NULL) {
+        svc = kp_rules_match_cert(r, cert->subject_cn, cert->san, cert->subject_o);
+        if (svc != NULL) {
+            *how = "rule.certificate";
+            return svc;
+        }
+    }
+    struct kp_geo_info gi;
+    memset(&gi, 0, sizeof(gi));
+    if (eng->cfg.geo != NULL && kp_addr_scope(server) == NULL) {
+        kp_geo_lookup_addr(eng->cfg.geo, server, &gi);
+    }
+    unsigned m = 0;
+    svc = kp_rules_match_addr(r, server, gi.asn, &m);
+    if (svc != NULL) {
+        *how = m == KP_MATCH_PREFIX ? "rule.server_network" : "rule.server_asn";
+        return svc;
+    }
+    svc = kp_rules_match_port(r, true, port);
+    if (svc != NULL) {
+        *how = "rule.server_port";
+    }
+    return svc;
+}
+
+/* ---------------------------------------------------------------- DTLS */
+
+static void on_dtls_msg(const struct kp_dtls_msg *msg, void *user)
+{
+    struct dtls_ctx *x = user;
+    struct dtls_state *d = x->d;
+    if (d->ts_us == 0) {
+        d->ts_us = x->eng->now_us;
+    }
+    switch (msg->msg_type) {
+    case KP_TLS_HS_CLIENT_HELLO: {
+        struct kp_tls_client_hello ch;
+        if (kp_tls_parse_client_hello(&ch, msg->body, true) != KP_RES_OK) {
+            return;
+        }
+        if (!d->have_ch) {
+            /* the first ClientHello's sender is the client (both peers of a
+             * misconfigured WebRTC call may send one) */
+            d->client_dir = (int8_t)x->dir;
+        }
+        d->have_ch = 1;
+        d->n_offered = 0;
+        for (size_t i = 0; i < ch.n_srtp_profiles && d->n_offered < 8; i++) {
+            d->offered[d->n_offered++] = ch.srtp_profiles[i];
+        }
+        size_t n = ch.sni.len < sizeof(d->sni) - 1 ? ch.sni.len : sizeof(d->sni) - 1;
+        if (n > 0) {
+            memcpy(d->sni, ch.sni.p, n);
+        }
+        d->sni[n] = '\0';
+        d->sni_len = n;
+        (void)kp_ja4(&ch, 'd', d->ja4);
+        break;
+    }
+    case KP_TLS_HS_HELLO_VERIFY_REQUEST:
+        d->hvr = 1;
+        d->server_dir = (int8_t)x->dir;
+        break;
+    case KP_TLS_HS_SERVER_HELLO: {
+        struct kp_tls_server_hello sh;
+        if (kp_tls_parse_server_hello(&sh, msg->body, true) != KP_RES_OK) {
+            return;
+        }
+        d->have_sh = 1;
+        d->server_dir = (int8_t)x->dir;
+        d->version = sh.version;
+        d->selected = sh.has_use_srtp ? sh.srtp_profile : 0;
+        break;
+    }
+    case KP_TLS_HS_CERTIFICATE: {
+        if (d->have_cert || (d->server_dir >= 0 && x->dir != d->server_dir)) {
+            return; /* the client's certificate (WebRTC sends both): not the issuer's */
+        }
+        struct kp_tls_certificate c;
+        if (kp_tls_parse_certificate(&c, msg->body, false) == KP_RES_OK && c.n_certs > 0 &&
+            kp_x509_summarize(c.certs[0].p, c.certs[0].len, &d->cert) == KP_RES_OK) {
+            d->have_cert = 1;
+        }
+        break;
+    }
+    case KP_TLS_HS_SERVER_HELLO_DONE:
+        d->have_done = 1;
+        break;
+    default:
+        break;
+    }
+}
+
+static void srtp_text(char *buf, size_t len, const uint16_t *p, size_t n)
+{
+    size_t used = 0;
+    buf[0] = '\0';
+    for (size_t i = 0; i < n && used + 1 < len; i++) {
+        const char *name = kp_srtp_profile_name(p[i]);
+        int w = name != NULL ? snprintf(buf + used, len - used, "%s%s", used ? "," : "", name)
+                             : snprintf(buf + used, len - used, "%s0x%04x", used ? "," : "", p[i]);
+        if (w < 0 || (size_t)w >= len - used) {
+            break;
+        }
+        used += (size_t)w;
+    }
+}
+
+static void emit_dtls(struct kp_engine *eng, struct kp_flow *f)
+{
+    struct kp_udp_app *app = f->app;
+    struct dtls_state *d = app->dtls;
+    if (app->emitted_dtls || d == NULL || (!d->have_ch && !d->have_sh)) {
+        return;
+    }
+    bool srtp = d->selected != 0 || (!d->have_sh && d->n_offered > 0);
+    if (d->have_sh && d->selected == 0 && d->n_offered > 0) {
+        srtp = false; /* offered, but the server declined: no SRTP keys from this handshake */
+    }
+    struct kp_key_rec k;
+    memset(&k, 0, sizeof(k));
+    /* RFC 5764 4.1: the DTLS server is the party the SRTP keys are
+     * negotiated with (an SFU, or the far peer). */
+    int sdir = d->server_dir >= 0 ? d->server_dir : d->client_dir >= 0 ? 1 - d->client_dir : 1;
+    kp_flow_endpoint(f, sdir, &k.issuer, &k.issuer_port);
+    kp_flow_endpoint(f, 1 - sdir, &k.client, &k.client_port);
+    const char *how = NULL;
+    const char *svc = classify_server(eng, &k.issuer, k.issuer_port, d->have_cert ? &d->cert : NULL,
+                                      &how);
+    if (svc == NULL && d->sni_len > 0) {
+        svc = kp_rules_match_sni(eng->rules, d->sni, d->sni_len);
+        how = "rule.sni";
+    }
+    if (svc == NULL) {
+        if (!srtp && !eng->cfg.report_all) {
+            return; /* a DTLS tunnel (VPN, CAPWAP) that keys no media */
+        }
+        svc = srtp ? "webrtc" : "unknown";
+    }
+    app->emitted_dtls = 1;
+    k.ts_us = d->ts_us != 0 ? d->ts_us : f->first_us;
+    k.service = svc;
+    k.mechanism = srtp ? "dtls-srtp" : "dtls";
+    k.proto = "udp";
+    k.cert_self_signed = -1;
+    kp_key_add_evidence(&k, d->have_ch ? "dtls.client_hello" : "dtls.client_hello.not_seen");
+    if (d->have_sh) {
+        kp_key_add_evidence(&k, d->selected != 0 ? "dtls.server_hello.use_srtp" : "dtls.server_hello");
+        const char *vn = kp_tls_version_name(d->version);
+        snprintf(k.tls_version, sizeof(k.tls_version), "%s", vn != NULL ? vn : "unknown");
+        srtp_text(k.srtp, sizeof(k.srtp), &d->selected, d->selected != 0 ? 1 : 0);
+    } else {
+        kp_key_add_evidence(&k, "dtls.server_hello.not_seen");
+        srtp_text(k.srtp, sizeof(k.srtp), d->offered, d->n_offered);
+    }
+    if (d->sni_len > 0) {
+        memcpy(k.sni, d->sni, d->sni_len + 1);
+        k.sni_len = d->sni_len;
+    }
+    snprintf(k.ja4, sizeof(k.ja4), "%s", d->ja4);
+    if (d->have_cert) {
+        kp_key_add_evidence(&k, "dtls.certificate");
+        snprintf(k.cert_subject, sizeof(k.cert_subject), "%s", d->cert.subject_dn);
+        snprintf(k.cert_issuer, sizeof(k.cert_issuer), "%s", d->cert.issuer_dn);
+        snprintf(k.cert_sans, sizeof(k.cert_sans), "%s", d->cert.san);
+        snprintf(k.cert_sha256, sizeof(k.cert_sha256), "%s", d->cert.sha256);
+        if (strlen(d->cert.subject_c) == 2) {
+            memcpy(k.cert_country, d->cert.subject_c, 3);
+        }
+        k.cert_self_signed = d->cert.self_signed ? 1 : 0;
+        if (d->cert.self_signed) {
+            /* WebRTC certificates are made up per call (RFC 8827 6.5): the
+             * fingerprint in the signalling, not the name, binds them. */
+            kp_key_add_evidence(&k, "dtls.certificate.self_signed_identifies_nobody");
+        }
+    }
+    if (how != NULL) {
+        kp_key_add_evidence(&k, how);
+    } else {
+        kp_key_add_evidence(&k, "rule.none_generic_webrtc");
+    }
+    bool strong = how != NULL && (strcmp(how, "rule.certificate") == 0 ||
+                                  strcmp(how, "rule.server_network") == 0 ||
+                                  strcmp(how, "rule.sni") == 0);
+    if (d->have_sh && strong) {
+        k.confidence = "high";
+    } else if (d->have_sh || strong) {
+        k.confidence = "medium";
+    } else {
+        k.confidence = "low";
+    }
+    kp_engine_emit_key(eng, &k);
+}
+
+static void dtls_datagram(struct kp_engine *eng, struct kp_flow *f, int dir,
+                          const struct kp_pkt *pkt, struct kp_rd dgram)
+{
+    struct kp_udp_app *app = f->app;
+    if (app->emitted_dtls) {
+        return;
+    }
+    if (app->dtls == NULL) {
+        app->dtls = calloc(1, sizeof(*app->dtls));
+        if (app->dtls == NULL) {
+            return;
+        }
+        app->dtls->client_dir = app->dtls->server_dir = -1;
+    }
+    struct dtls_ctx x = {eng, app->dtls, dir};
+    struct kp_dtls_dgram info;
+    enum kp_res r = kp_dtls_scan(&info, dgram, KP_DTLS_CID_UNKNOWN, &app->dtls->hs[dir],
+                                 on_dtls_msg, &x);
+    if (r == KP_RES_NOT_MINE) {
+        return;
+    }
+    app->seen |= SEEN_DTLS;
+    if (r == KP_RES_MALFORMED) {
+        kp_engine_anomaly(eng, pkt, "dtls.malformed", "DTLS record or handshake fragment violates RFC 6347");
+    }
+    struct dtls_state *d = app->dtls;
+    /* Done once the server's flight is in (its certificate or
+     * ServerHelloDone), or once either side starts encrypting. */
+    if ((d->have_sh && (d->have_cert || d->have_done || kp_tls_version_is_13(d->version))) ||
+        (d->have_sh && (info.ccs || info.encrypted))) {
+        emit_dtls(eng, f);
+        free_dtls(app);
+    }
+}
+
+/* ---------------------------------------------------------------- QUIC */
+
+static void emit_quic(struct kp_engine *eng, struct kp_flow *f, struct kp_rd body)
+{
+    struct kp_udp_app *app = f->app;
+    struct quic_state *q = app->quic;
+    struct kp_tls_client_hello ch;
+    if (kp_tls_parse_client_hello(&ch, body, false) != KP_RES_OK) {
+        app->emitted_quic = 1; /* malformed: reported once, not retried */
+        eng->st.tls_malformed++;
+        return;
+    }
+    eng->st.tls_handshakes++;
+    const char *svc = ch.sni.len > 0 ? kp_rules_match_sni(eng->rules, (const char *)ch.sni.p, ch.sni.len)
+                                     : NULL;
+    struct kp_key_rec k;
+    memset(&k, 0, sizeof(k));
+    int cdir = q->client_dir;
+    kp_flow_endpoint(f, 1 - cdir, &k.issuer, &k.issuer_port);
+    kp_flow_endpoint(f, cdir, &k.client, &k.client_port);
+    const char *how = svc != NULL ? "rule.sni" : NULL;
+    if (svc == NULL) {
+        svc = classify_server(eng, &k.issuer, k.issuer_port, NULL, &how);
+    }
+    app->emitted_quic = 1;
+    if (svc == NULL && !eng->cfg.report_all) {
+        return;
+    }
+    k.ts_us = q->ts_us;
+    k.service = svc != NULL ? svc : "unknown";
+    k.mechanism = "quic";
+    k.proto = "udp";
+    k.cert_self_signed = -1;
+    kp_key_add_evidence(&k, "quic.initial.client_hello");
+    kp_key_add_evidence(&k, ch.sni.len > 0 ? "tls.client_hello.sni" : "tls.client_hello.no_sni");
+    kp_key_add_evidence(&k, "tls.certificate.encrypted");
+    if (how != NULL) {
+        kp_key_add_evidence(&k, how);
+    }
+    size_t n = ch.sni.len < sizeof(k.sni) - 1 ? ch.sni.len : sizeof(k.sni) - 1;
+    if (n > 0) {
+        memcpy(k.sni, ch.sni.p, n);
+    }
+    k.sni[n] = '\0';
+    k.sni_len = n;
+    size_t used = 0;
+    for (size_t i = 0; i < ch.n_alpn; i++) {
+        size_t an = ch.alpn[i].len;
+        if (used + an + 2 >= sizeof(k.alpn)) {
+            break;
+        }
+        if (used > 0) {
+            k.alpn[used++] = ',';
+        }
+        for (size_t j = 0; j < an; j++) {
+            uint8_t c = ch.alpn[i].p[j];
+            k.alpn[used++] = (c >= 0x20 && c < 0x7f && c != ',') ? (char)c : '?';
+        }
+        k.alpn[used] = '\0';
+    }
+    (void)kp_ja4(&ch, 'q', k.ja4);
+    snprintf(k.tls_version, sizeof(k.tls_version), "TLS 1.3");
+    char vbuf[KP_QUIC_VERSION_NAME_LEN];
+    snprintf(k.quic_version, sizeof(k.quic_version), "%s", kp_quic_version_name(q->version, vbuf));
+    k.confidence = svc == NULL ? "low" : (how != NULL && strcmp(how, "rule.sni") == 0) ? "medium" : "low";
+    kp_engine_emit_key(eng, &k);
+}
+
+static void quic_datagram(struct kp_engine *eng, struct kp_flow *f, int dir,
+                          const struct kp_pkt *pkt)
+{
+    struct kp_udp_app *app = f->app;
+    if (app->emitted_quic) {
+        return;
+    }
+    struct kp_quic_long_hdr h;
+    if (kp_quic_parse_long_header(&h, pkt->payload) != KP_RES_OK) {
+        return;
+    }
+    struct quic_state *q = app->quic;
+    if (q != NULL && dir != q->client_dir) {
+        q->server_replied = 1;
+        return; /* the server's Initial holds only its ServerHello */
+    }
+    if (q == NULL) {
+        if (!kp_quic_is_supported_version(h.version)) {
+            return;
+        }
+        q = app->quic = calloc(1, sizeof(*q));
+        if (q == NULL) {
+            return;
+        }
+        kp_quic_crypto_init(&q->crypto);
+        q->client_dir = (int8_t)dir;
+        q->version = h.version;
+        q->ts_us = eng->now_us;
+        /* RFC 9001 5.2: Initial keys come from the DCID of the client's
+         * first Initial, whatever later packets carry. */
+        q->key_dcid_len = h.dcid.len <= KP_QUIC_MAX_CID ? h.dcid.len : KP_QUIC_MAX_CID;
+        memcpy(q->key_dcid, h.dcid.p, q->key_dcid_len);
+    }
+    app->seen |= SEEN_QUIC;
+    struct kp_rd kd = kp_rd_make(q->key_dcid, q->key_dcid_len);
+    struct kp_quic_dgram_info info;
+    enum kp_res r = kp_quic_feed_datagram(&q->crypto, pkt->payload, &kd, false, eng->scratch,
+                                          KP_SCRATCH, &info);
+    if (r == KP_RES_MALFORMED) {
+        kp_engine_anomaly(eng, pkt, "quic.initial_undecryptable",
+                          "client Initial failed authentication (RFC 9001 5.3)");
+    }
+    struct kp_rd body;
+    enum kp_res cr = kp_quic_crypto_client_hello(&q->crypto, &body);
+    if (cr == KP_RES_OK) {
+        emit_quic(eng, f, body);
+        free_quic(app);
+    } else if (cr == KP_RES_NOT_MINE || cr == KP_RES_NOMEM) {
+        app->emitted_quic = 1;
+        free_quic(app);
+    }
+}
+
+static void gquic_datagram(struct kp_engine *eng, struct kp_flow *f, int dir,
+                           const struct kp_pkt *pkt)
+{
+    struct kp_udp_app *app = f->app;
+    struct kp_gquic_info g;
+    if (app->emitted_quic || kp_gquic_parse(&g, pkt->payload) != KP_RES_OK) {
+        return;
+    }
+    app->seen |= SEEN_GQUIC;
+    if (g.chlo != KP_RES_OK && !g.ietf_layout) {
+        return; /* wait for the packet with the CHLO */
+    }
+    app->emitted_quic = 1;
+    struct kp_key_rec k;
+    memset(&k, 0, sizeof(k));
+    kp_flow_endpoint(f, 1 - dir, &k.issuer, &k.issuer_port);
+    kp_flow_endpoint(f, dir, &k.client, &k.client_port);
+    const char *svc = g.has_sni ? kp_rules_match_sni(eng->rules, (const char *)g.sni.p, g.sni.len) : NULL;
+    const char *how = svc != NULL ? "rule.sni" : NULL;
+    if (svc == NULL) {
+        svc = classify_server(eng, &k.issuer, k.issuer_port, NULL, &how);
+    }
+    if (svc == NULL && !eng->cfg.report_all) {
+        return;
+    }
+    k.ts_us = eng->now_us;
+    k.service = svc != NULL ? svc : "unknown";
+    k.mechanism = "quic";
+    k.proto = "udp";
+    k.cert_self_signed = -1;
+    kp_key_add_evidence(&k, g.ietf_layout ? "gquic.initial.encrypted" : "gquic.chlo");
+    if (how != NULL) {
+        kp_key_add_evidence(&k, how);
+    }
+    if (g.has_sni) {
+        size_t n = g.sni.len < sizeof(k.sni) - 1 ? g.sni.len : sizeof(k.sni) - 1;
+        memcpy(k.sni, g.sni.p, n);
+        k.sni[n] = '\0';
+        k.sni_len = n;
+    }
+    char vbuf[KP_QUIC_VERSION_NAME_LEN];
+    snprintf(k.quic_version, sizeof(k.quic_version), "%s", kp_quic_version_name(g.version, vbuf));
+    k.confidence = svc == NULL ? "low" : how != NULL && strcmp(how, "rule.sni") == 0 ? "medium" : "low";
+    kp_engine_emit_key(eng, &k);
+}
+
+/* --------------------------------------------------------------- demux */
+
+static bool worth_keeping(const struct kp_udp_app *app)
+{
+    return app->dtls != NULL || app->quic != NULL;
+}
+
+void kp_udp_flow_packet(struct kp_engine *eng, struct kp_flow *f, int dir,
+                        const struct kp_pkt *pkt)
+{
+    struct kp_udp_app *app = f->app;
+    if (app == NULL) {
+        app = calloc(1, sizeof(*app));
+        if (app == NULL) {
+            f->bypass = 1;
+            return;
+        }
+        f->app = app;
+        f->app_kind = KP_APP_UDP;
+    }
+    app->inspected++;
+    uint8_t b0;
+    if (kp_rd_peek_u8(&pkt->payload, 0, &b0)) {
+        /* RFC 7983 5 / RFC 9443 3: the first byte decides */
+        if (b0 >= 20 && b0 <= 63) {
+            dtls_datagram(eng, f, dir, pkt, pkt->payload);
+        } else if (b0 == 0x01 && (pkt->sport == 5246 || pkt->dport == 5246)) {
+            /* CAPWAP control (RFC 5415 4.2): a 4-byte DTLS preamble, then DTLS */
+            struct kp_rd inner = pkt->payload;
+            if (kp_rd_skip(&inner, 4)) {
+                dtls_datagram(eng, f, dir, pkt, inner);
+            }
+        } else if (b0 >= 192) {
+            quic_datagram(eng, f, dir, pkt);
+            if (!(app->seen & SEEN_QUIC)) {
+                gquic_datagram(eng, f, dir, pkt);
+            }
+        } else if (b0 >= 8 && b0 <= 15) {
+            gquic_datagram(eng, f, dir, pkt); /* gQUIC public header flags (Q043 and older) */
+        }
+    }
+    if (f->app == NULL) {
+        return;
+    }
+    if (app->inspected >= KP_UDP_INSPECT && !worth_keeping(app)) {
+        emit_dtls(eng, f);
+        free_app(f);
+        f->bypass = 1;
+    }
+}
+
+void kp_udp_flow_release(struct kp_engine *eng, struct kp_flow *f)
+{
+    struct kp_udp_app *app = f->app;
+    if (app != NULL) {
+        emit_dtls(eng, f);
+    }
+    free_app(f);
+}
