@@ -19,6 +19,7 @@
 #include "geo.h"
 #include "ja4.h"
 #include "quic.h"
+#include "stun.h"
 #include "tls.h"
 #include "x509.h"
 
@@ -39,6 +40,9 @@ enum {
 
 struct dtls_state {
     struct kp_dtls_hs hs[2];
+    uint8_t relayed;       /* the handshake runs inside TURN (ChannelData or Send/Data) */
+    struct kp_addr peer;   /* then: the far peer behind the relay */
+    uint16_t peer_port;
     uint8_t have_ch, have_sh, have_cert, have_done, hvr;
     int8_t client_dir, server_dir;
     uint16_t version;
@@ -62,8 +66,26 @@ struct quic_state {
     uint64_t ts_us;
 };
 
+#define TURN_CHANNELS 8
+
+/* What STUN/TURN taught about this flow. */
+struct turn_state {
+    const char *svc;          /* service named by STUN attributes/SOFTWARE/REALM */
+    const char *how;          /* which signal */
+    uint8_t allocated;        /* an Allocate success response (RFC 8656 7.3) */
+    uint8_t server_known;     /* server_dir is set */
+    uint8_t server_dir;       /* direction of the TURN server's messages */
+    uint8_t nchan;
+    struct {
+        uint16_t number;
+        uint16_t port;
+        struct kp_addr peer;
+    } chan[TURN_CHANNELS];    /* ChannelBind requests (RFC 8656 11) */
+};
+
 struct kp_udp_app {
     uint32_t seen;        /* SEEN_* bits */
+    struct turn_state turn;
     uint32_t inspected;   /* datagrams looked at */
     uint8_t emitted_dtls, emitted_quic;
     struct dtls_state *dtls;
@@ -234,9 +256,29 @@ static void emit_dtls(struct kp_engine *eng, struct kp_flow *f)
     int sdir = d->server_dir >= 0 ? d->server_dir : d->client_dir >= 0 ? 1 - d->client_dir : 1;
     kp_flow_endpoint(f, sdir, &k.issuer, &k.issuer_port);
     kp_flow_endpoint(f, 1 - sdir, &k.client, &k.client_port);
+    if (d->relayed) {
+        /* Through a TURN relay the far side of this flow is the relay; the
+         * DTLS peer is the address the channel or indication named.  The
+         * relay only forwards: it is context, not the issuer. */
+        struct kp_addr near;
+        uint16_t near_port;
+        int relay_dir = app->turn.server_known ? app->turn.server_dir : 1;
+        kp_flow_endpoint(f, relay_dir, &k.relay, &k.relay_port);
+        kp_flow_endpoint(f, 1 - relay_dir, &near, &near_port);
+        k.has_relay = 1;
+        bool far_is_server = sdir == relay_dir;
+        k.issuer = far_is_server ? d->peer : near;
+        k.issuer_port = far_is_server ? d->peer_port : near_port;
+        k.client = far_is_server ? near : d->peer;
+        k.client_port = far_is_server ? near_port : d->peer_port;
+    }
     const char *how = NULL;
     const char *svc = classify_server(eng, &k.issuer, k.issuer_port, d->have_cert ? &d->cert : NULL,
                                       &how);
+    if (svc == NULL && app->turn.svc != NULL) {
+        svc = app->turn.svc;
+        how = app->turn.how;
+    }
     if (svc == NULL && d->sni_len > 0) {
         svc = kp_rules_match_sni(eng->rules, d->sni, d->sni_len);
         how = "rule.sni";
@@ -284,6 +326,9 @@ static void emit_dtls(struct kp_engine *eng, struct kp_flow *f)
             kp_key_add_evidence(&k, "dtls.certificate.self_signed_identifies_nobody");
         }
     }
+    if (d->relayed) {
+        kp_key_add_evidence(&k, "turn.relayed");
+    }
     if (how != NULL) {
         kp_key_add_evidence(&k, how);
     } else {
@@ -291,7 +336,7 @@ static void emit_dtls(struct kp_engine *eng, struct kp_flow *f)
     }
     bool strong = how != NULL && (strcmp(how, "rule.certificate") == 0 ||
                                   strcmp(how, "rule.server_network") == 0 ||
-                                  strcmp(how, "rule.sni") == 0);
+                                  strcmp(how, "rule.sni") == 0 || strncmp(how, "stun.", 5) == 0);
     if (d->have_sh && strong) {
         k.confidence = "high";
     } else if (d->have_sh || strong) {
@@ -303,7 +348,8 @@ static void emit_dtls(struct kp_engine *eng, struct kp_flow *f)
 }
 
 static void dtls_datagram(struct kp_engine *eng, struct kp_flow *f, int dir,
-                          const struct kp_pkt *pkt, struct kp_rd dgram)
+                          const struct kp_pkt *pkt, struct kp_rd dgram,
+                          const struct kp_addr *peer, uint16_t peer_port)
 {
     struct kp_udp_app *app = f->app;
     if (app->emitted_dtls) {
@@ -315,6 +361,11 @@ static void dtls_datagram(struct kp_engine *eng, struct kp_flow *f, int dir,
             return;
         }
         app->dtls->client_dir = app->dtls->server_dir = -1;
+    }
+    if (peer != NULL && !app->dtls->relayed) {
+        app->dtls->relayed = 1;
+        app->dtls->peer = *peer;
+        app->dtls->peer_port = peer_port;
     }
     struct dtls_ctx x = {eng, app->dtls, dir};
     struct kp_dtls_dgram info;
@@ -504,11 +555,134 @@ static void gquic_datagram(struct kp_engine *eng, struct kp_flow *f, int dir,
     kp_engine_emit_key(eng, &k);
 }
 
+/* ---------------------------------------------------------- STUN/TURN */
+
+/* A datagram relayed through TURN: hand its payload to the parser its first
+ * byte names (only DTLS carries a key exchange worth following here). */
+static void relayed_payload(struct kp_engine *eng, struct kp_flow *f, int dir,
+                            const struct kp_pkt *pkt, struct kp_rd data,
+                            const struct kp_addr *peer, uint16_t port)
+{
+    struct kp_udp_app *app = f->app;
+    uint8_t b0;
+    app->seen |= SEEN_CHANNEL;
+    if (kp_rd_peek_u8(&data, 0, &b0) && b0 >= 20 && b0 <= 63) {
+        dtls_datagram(eng, f, dir, pkt, data, peer, port);
+    }
+}
+
+static void stun_classify(struct kp_engine *eng, struct turn_state *t, const struct kp_stun_msg *m)
+{
+    if (t->svc != NULL) {
+        return;
+    }
+    /* vendor attributes the parser recognised (NOTES.md) */
+    if (m->vendor_zoom) {
+        t->svc = "zoom";
+    } else if (m->vendor_microsoft) {
+        t->svc = "teams";
+    } else if (m->vendor_google) {
+        t->svc = "meet";
+    } else if (m->vendor_whatsapp) {
+        t->svc = "whatsapp";
+    } else if (m->vendor_cisco) {
+        t->svc = "webex";
+    }
+    if (t->svc != NULL) {
+        t->how = "stun.vendor_attribute";
+        return;
+    }
+    char software[128], realm[128];
+    size_t n = m->software.len < sizeof(software) - 1 ? m->software.len : sizeof(software) - 1;
+    memcpy(software, m->software.p != NULL ? m->software.p : (const uint8_t *)"", n);
+    software[n] = '\0';
+    n = m->realm.len < sizeof(realm) - 1 ? m->realm.len : sizeof(realm) - 1;
+    memcpy(realm, m->realm.p != NULL ? m->realm.p : (const uint8_t *)"", n);
+    realm[n] = '\0';
+    uint16_t types[KP_STUN_MAX_ATTRS];
+    for (size_t i = 0; i < m->n_attrs; i++) {
+        types[i] = m->attrs[i].type;
+    }
+    t->svc = kp_rules_match_stun(eng->rules, software, realm, types, m->n_attrs);
+    if (t->svc != NULL) {
+        t->how = "stun.rule";
+    }
+}
+
+static void stun_datagram(struct kp_engine *eng, struct kp_flow *f, int dir,
+                          const struct kp_pkt *pkt)
+{
+    struct kp_udp_app *app = f->app;
+    struct kp_stun_msg m;
+    if (kp_stun_parse(&m, pkt->payload) != KP_RES_OK) {
+        return;
+    }
+    app->seen |= SEEN_STUN;
+    struct turn_state *t = &app->turn;
+    stun_classify(eng, t, &m);
+    if (!t->server_known) {
+        /* responses and Data indications come from the server (RFC 8656 10) */
+        bool from_server = m.cls == KP_STUN_CLASS_SUCCESS || m.cls == KP_STUN_CLASS_ERROR ||
+                           (m.cls == KP_STUN_CLASS_INDICATION && m.method == 0x007);
+        t->server_dir = (uint8_t)(from_server ? dir : 1 - dir);
+        t->server_known = 1;
+    }
+    /* RFC 8656 7.3: an Allocate success response names the relayed address */
+    if (m.method == 0x003 && m.cls == KP_STUN_CLASS_SUCCESS && m.xor_relayed.present) {
+        t->allocated = 1;
+    }
+    /* RFC 8656 11.1: ChannelBind binds a channel number to a peer */
+    if (m.method == 0x009 && m.cls == KP_STUN_CLASS_REQUEST && m.channel_number != 0 &&
+        m.xor_peer.present && t->nchan < TURN_CHANNELS) {
+        bool known = false;
+        for (size_t i = 0; i < t->nchan; i++) {
+            known |= t->chan[i].number == m.channel_number;
+        }
+        if (!known) {
+            t->chan[t->nchan].number = m.channel_number;
+            t->chan[t->nchan].peer = m.xor_peer.addr;
+            t->chan[t->nchan].port = m.xor_peer.port;
+            t->nchan++;
+        }
+    }
+    /* RFC 8656 10: Send and Data indications carry a peer's datagram */
+    if ((m.method == 0x006 || m.method == 0x007) && m.cls == KP_STUN_CLASS_INDICATION &&
+        m.xor_peer.present) {
+        for (size_t i = 0; i < m.n_attrs; i++) {
+            if (m.attrs[i].type == 0x0013) { /* DATA */
+                relayed_payload(eng, f, dir, pkt, m.attrs[i].value, &m.xor_peer.addr,
+                                m.xor_peer.port);
+                break;
+            }
+        }
+    }
+}
+
+static void channel_datagram(struct kp_engine *eng, struct kp_flow *f, int dir,
+                             const struct kp_pkt *pkt)
+{
+    struct kp_udp_app *app = f->app;
+    struct kp_stun_channel_data cd;
+    if (app->turn.nchan == 0 || kp_stun_parse_channel_data(&cd, pkt->payload, false) != KP_RES_OK) {
+        return;
+    }
+    for (size_t i = 0; i < app->turn.nchan; i++) {
+        if (app->turn.chan[i].number == cd.channel) {
+            relayed_payload(eng, f, dir, pkt, cd.data, &app->turn.chan[i].peer,
+                            app->turn.chan[i].port);
+            return;
+        }
+    }
+}
+
 /* --------------------------------------------------------------- demux */
 
 static bool worth_keeping(const struct kp_udp_app *app)
 {
-    return app->dtls != NULL || app->quic != NULL;
+    /* a handshake in progress, or a TURN allocation whose channels may
+     * carry one later */
+    return app->dtls != NULL || app->quic != NULL ||
+           (app->turn.nchan > 0 && !app->emitted_dtls);
 }
 
 void kp_udp_flow_packet(struct kp_engine *eng, struct kp_flow *f, int dir,
@@ -528,14 +702,18 @@ void kp_udp_flow_packet(struct kp_engine *eng, struct kp_flow *f, int dir,
     uint8_t b0;
     if (kp_rd_peek_u8(&pkt->payload, 0, &b0)) {
         /* RFC 7983 5 / RFC 9443 3: the first byte decides */
-        if (b0 >= 20 && b0 <= 63) {
-            dtls_datagram(eng, f, dir, pkt, pkt->payload);
-        } else if (b0 == 0x01 && (pkt->sport == 5246 || pkt->dport == 5246)) {
+        if (b0 == 0x01 && (pkt->sport == 5246 || pkt->dport == 5246)) {
             /* CAPWAP control (RFC 5415 4.2): a 4-byte DTLS preamble, then DTLS */
             struct kp_rd inner = pkt->payload;
             if (kp_rd_skip(&inner, 4)) {
-                dtls_datagram(eng, f, dir, pkt, inner);
+                dtls_datagram(eng, f, dir, pkt, inner, NULL, 0);
             }
+        } else if (b0 <= 3) {
+            stun_datagram(eng, f, dir, pkt);
+        } else if (b0 >= 64 && b0 <= 79) {
+            channel_datagram(eng, f, dir, pkt);
+        } else if (b0 >= 20 && b0 <= 63) {
+            dtls_datagram(eng, f, dir, pkt, pkt->payload, NULL, 0);
         } else if (b0 >= 192) {
             quic_datagram(eng, f, dir, pkt);
             if (!(app->seen & SEEN_QUIC)) {
