@@ -27,6 +27,10 @@ static const uint8_t salt_d29[20] = {0xaf, 0xbf, 0xec, 0x28, 0x99, 0x93, 0xd2, 0
                                      0x86, 0xf1, 0x9c, 0x61, 0x11, 0xe0, 0x43, 0x90, 0xa8, 0x99};
 static const uint8_t salt_d23[20] = {0xc3, 0xee, 0xf7, 0x12, 0xc7, 0x2e, 0xbb, 0x5a, 0x11, 0xa7,
                                      0xd2, 0x43, 0x2b, 0xb4, 0x63, 0x65, 0xbe, 0xf9, 0xf5, 0x02};
+/* Google QUIC Q050 protects its Initial packets like draft-23 with a salt of
+ * its own (Chromium's QUIC sources); checked against gquic_ndpi.pcap. */
+static const uint8_t salt_q050[20] = {0x50, 0x45, 0x74, 0xef, 0xd0, 0x66, 0xfe, 0x2f, 0x9d, 0x94,
+                                      0x5c, 0xfc, 0xdb, 0xd3, 0xa7, 0xf0, 0xd3, 0xb5, 0x6b, 0x45};
 
 /* Retry Integrity Tag key and nonce (RFC 9001 5.8, RFC 9369 3.3.3). */
 static const uint8_t retry_key_v1[16] = {0xbe, 0x0c, 0x69, 0x0b, 0x9f, 0x66, 0x57, 0x5a,
@@ -77,12 +81,17 @@ static const uint8_t *version_salt(uint32_t v)
     if ((v >= KP_QUIC_DRAFT(23) && v <= KP_QUIC_DRAFT(28)) || v == KP_QUIC_MVFST_DRAFT27) {
         return salt_d23;
     }
+    if (v == KP_GQUIC_Q050) {
+        return salt_q050;
+    }
     return NULL;
 }
 
 bool kp_quic_is_supported_version(uint32_t version)
 {
-    return version_salt(version) != NULL;
+    /* Q050 Initial keys derive, but its payload is gQUIC frames carrying a
+     * CHLO, not a TLS ClientHello: kp_gquic_parse handles it. */
+    return version_salt(version) != NULL && !kp_quic_is_gquic_version(version);
 }
 
 /* Versions whose long header follows RFC 9000 17.2 (type numbering of v1 or
@@ -387,10 +396,14 @@ enum kp_res kp_quic_initial_keys(uint32_t version, struct kp_rd dcid, bool is_se
     }
     /* RFC 9369 3.3.2: v2 uses "quicv2 key", "quicv2 iv", "quicv2 hp". */
     bool v2 = (version == KP_QUIC_V2);
-    uint8_t initial[32];
+    uint8_t initial[32], cid[KP_QUIC_MAX_CID];
+    struct kp_rd t = dcid;
+    if (!kp_rd_copy(&t, cid, dcid.len)) {
+        return KP_RES_MALFORMED;
+    }
     enum kp_res res = KP_RES_NOMEM;
     /* RFC 9001 5.2: initial_secret = HKDF-Extract(initial_salt, dcid). */
-    if (!hkdf(EVP_KDF_HKDF_MODE_EXTRACT_ONLY, dcid.p, dcid.len, salt, 20, NULL, 0, initial,
+    if (!hkdf(EVP_KDF_HKDF_MODE_EXTRACT_ONLY, cid, dcid.len, salt, 20, NULL, 0, initial,
               sizeof initial) ||
         !expand_label(initial, sizeof initial, is_server ? "server in" : "client in",
                       out->secret, sizeof out->secret) ||
@@ -966,8 +979,8 @@ enum kp_res kp_quic_feed_datagram(struct kp_quic_crypto *c, struct kp_rd dgram,
         if (h.type == KP_QUIC_PT_INITIAL && kp_quic_is_supported_version(h.version)) {
             info->initials++;
             struct kp_rd kd = key_dcid != NULL ? *key_dcid : h.dcid;
-            if (!have_keys || keys.version != h.version || kd.len != keys_dcid_len ||
-                (kd.len > 0 && memcmp(kd.p, keys_dcid, kd.len) != 0)) {
+            if (!have_keys || keys.version != h.version ||
+                !kp_rd_eq(&kd, (const char *)keys_dcid, keys_dcid_len)) {
                 res = kp_quic_initial_keys(h.version, kd, from_server, &keys);
                 if (res != KP_RES_OK) {
                     have_keys = false;
@@ -975,11 +988,10 @@ enum kp_res kp_quic_feed_datagram(struct kp_quic_crypto *c, struct kp_rd dgram,
                     nomem = nomem || res == KP_RES_NOMEM;
                     goto next;
                 }
-                have_keys = true;
-                keys_dcid_len = kd.len;
-                if (kd.len > 0) {
-                    memcpy(keys_dcid, kd.p, kd.len);
-                }
+                /* kp_quic_initial_keys refused DCIDs over 20 bytes. */
+                struct kp_rd t = kd;
+                have_keys = kp_rd_copy(&t, keys_dcid, kd.len);
+                keys_dcid_len = have_keys ? kd.len : 0;
             }
             size_t plen = 0;
             uint64_t pn = 0;
@@ -1152,6 +1164,36 @@ static void gquic_frames(struct kp_gquic_info *out, struct kp_rd r, bool big_end
     }
 }
 
+/* Frames of a decrypted Q050 Initial: gQUIC frame types, with the CRYPTO
+ * frame of IETF QUIC as type 0x08 (offset and length varints) carrying the
+ * CHLO; PING 0x07; PADDING 0x00 fills the rest. */
+static void gquic_crypto_frames(struct kp_gquic_info *out, struct kp_rd r)
+{
+    out->chlo = KP_RES_NOT_MINE;
+    uint8_t type;
+    while (kp_rd_u8(&r, &type)) {
+        if (type == 0x07) {
+            continue;
+        }
+        if (type != 0x08) {
+            return;
+        }
+        uint64_t off, len;
+        struct kp_rd data;
+        /* The payload is authenticated: a length past it is malformed. */
+        if (!kp_rd_varint(&r, &off) || !kp_rd_varint(&r, &len) || len > kp_rd_left(&r) ||
+            !kp_rd_sub(&r, &data, (size_t)len)) {
+            out->chlo = KP_RES_MALFORMED;
+            return;
+        }
+        if (off != 0) {
+            return;
+        }
+        parse_chlo(out, data);
+        return;
+    }
+}
+
 /* Public header of Q043 and older: flags, connection ID, version, packet
  * number.  Flags: 0x01 version present, 0x02 public reset, bits 0x0c the
  * connection ID (before Q033 a length code 0/1/4/8 bytes; from Q033 0x08
@@ -1214,6 +1256,12 @@ static enum kp_res gquic_public_header(struct kp_gquic_info *out, struct kp_rd d
 
 enum kp_res kp_gquic_parse(struct kp_gquic_info *out, struct kp_rd dgram)
 {
+    return kp_gquic_parse_decrypt(out, dgram, NULL, 0);
+}
+
+enum kp_res kp_gquic_parse_decrypt(struct kp_gquic_info *out, struct kp_rd dgram,
+                                   uint8_t *scratch, size_t scratch_cap)
+{
     memset(out, 0, sizeof *out);
     out->chlo = KP_RES_NOT_MINE;
     struct kp_rd r = dgram;
@@ -1273,5 +1321,23 @@ enum kp_res kp_gquic_parse(struct kp_gquic_info *out, struct kp_rd dgram)
     }
     out->ietf_layout = true;
     out->cid = h.dcid;
+    if (scratch == NULL || h.type != KP_QUIC_PT_INITIAL || version_salt(version) == NULL) {
+        return KP_RES_OK;
+    }
+    /* Q050: Initial keys as in RFC 9001 5.2 with Q050's salt, from the
+     * client's DCID. */
+    struct kp_quic_keys k;
+    size_t plen = 0;
+    uint64_t pn = 0;
+    res = kp_quic_initial_keys(version, h.dcid, false, &k);
+    if (res == KP_RES_OK) {
+        res = kp_quic_decrypt_initial(&k, dgram, &h, scratch, scratch_cap, &plen, &pn, NULL);
+    }
+    OPENSSL_cleanse(&k, sizeof k);
+    if (res != KP_RES_OK) {
+        out->chlo = res == KP_RES_MALFORMED ? KP_RES_MALFORMED : KP_RES_NOT_MINE;
+        return KP_RES_OK;
+    }
+    gquic_crypto_frames(out, kp_rd_make(scratch, plen));
     return KP_RES_OK;
 }

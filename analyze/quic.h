@@ -18,7 +18,7 @@
  *   kp_quic_crypto_*            bounded CRYPTO stream reassembly
  *   kp_quic_feed_datagram       all of the above over one UDP datagram
  *   kp_quic_retry_verify        Retry Integrity Tag (RFC 9001 5.8)
- *   kp_gquic_parse              Google QUIC client packets
+ *   kp_gquic_parse(_decrypt)    Google QUIC client packets (CHLO: SNI, UAID)
  *
  * Views (struct kp_rd) in outputs borrow the input bytes and are valid only as
  * long as those are.  Results: KP_RES_OK; KP_RES_NOT_MINE (not this
@@ -43,6 +43,7 @@
 #define KP_QUIC_V2_DRAFT 0x709a50c4u            /* RFC 9369 9: provisional draft codepoint */
 #define KP_QUIC_DRAFT(n) (0xff000000u | (uint32_t)(n)) /* draft-ietf-quic-transport-n */
 #define KP_QUIC_MVFST_DRAFT27 0xfaceb002u       /* Facebook mvfst, draft-27 based */
+#define KP_GQUIC_Q050 0x51303530u               /* Google QUIC "Q050" */
 
 /* Largest connection ID of QUIC v1 and v2 (RFC 9000 17.2); version-independent
  * long headers allow 255 (RFC 8999 5.1). */
@@ -60,10 +61,11 @@
 const char *kp_quic_version_name(uint32_t version, char buf[KP_QUIC_VERSION_NAME_LEN]);
 
 /* True if kp_quic_initial_keys knows the Initial salt and labels of this
- * version, i.e. its Initial packets can be decrypted: QUIC v1, QUIC v2,
- * draft-23 to draft-32 (0xff000017-0xff000020: the draft-23 and draft-29
- * salts), and mvfst 0xfaceb002 (draft-23 salt).  Checked against captures:
- * v1, v2, draft-28, draft-29, faceb002. */
+ * version and its Initial packets carry a TLS ClientHello in CRYPTO frames:
+ * QUIC v1, QUIC v2, draft-23 to draft-32 (0xff000017-0xff000020: the
+ * draft-23 and draft-29 salts), and mvfst 0xfaceb002 (draft-23 salt).
+ * Checked against captures: v1, v2, draft-28, draft-29, faceb002.  (Q050's
+ * keys derive too, see kp_gquic_parse, but this returns false for it.) */
 bool kp_quic_is_supported_version(uint32_t version);
 
 /* True for Google QUIC versions: 'Q' or 'T' followed by three ASCII digits
@@ -155,7 +157,8 @@ struct kp_quic_keys {
     uint8_t hp[16];     /* AES-128-ECB header protection key ("quic hp" / "quicv2 hp") */
 };
 
-/* Derive the Initial keys of one direction: initial_secret =
+/* Derive the Initial keys of one direction (every version for which
+ * kp_quic_is_supported_version is true, and Google QUIC Q050): initial_secret =
  * HKDF-Extract(version's salt, dcid), then HKDF-Expand-Label (RFC 8446 7.1)
  * with "client in" (is_server false: packets the client sends) or "server
  * in", then the version's key/iv/hp labels, with SHA-256.  `dcid` is the
@@ -358,8 +361,9 @@ struct kp_gquic_info {
     uint32_t version;      /* e.g. KP_GQUIC_TAG('Q','0','4','6') */
     uint32_t version_num;  /* the three digits as a number: 46 */
     bool ietf_layout;      /* the packet uses the RFC 8999 long header (Q049+, T0xx): these
-                              versions encrypt their Initial packets with salts of their own,
-                              so only the version (and connection IDs) are reported */
+                              versions encrypt their Initial packets with salts of their own;
+                              kp_gquic_parse_decrypt reads Q050's CHLO, for the others only
+                              the version and connection ID are reported */
     struct kp_rd cid;      /* connection ID chosen by the client (Q043 and older: the
                               public header CID; Q044+: the DCID), borrowed */
     enum kp_res chlo;      /* KP_RES_OK: a complete CHLO message was found in clear;
@@ -371,9 +375,10 @@ struct kp_gquic_info {
     size_t n_tags;
     size_t tags_total;
     bool has_sni;          /* SNI tag present with its value in this packet */
-    struct kp_rd sni;      /* its value (server name, not NUL-terminated), borrowed */
+    struct kp_rd sni;      /* its value (server name, not NUL-terminated), borrowed from
+                              dgram (or from scratch, for Q050 via kp_gquic_parse_decrypt) */
     bool has_uaid;         /* UAID (user agent id) tag present with its value */
-    struct kp_rd uaid;     /* borrowed */
+    struct kp_rd uaid;     /* borrowed, as sni */
     bool has_ver;          /* VER tag present (4 bytes) */
     uint32_t ver;          /* its value, KP_GQUIC_TAG form */
 };
@@ -386,12 +391,24 @@ struct kp_gquic_info {
  * Q034 the private flags byte, then PING frames and a STREAM frame of stream
  * 1 at offset 0 whose data starts with the tag "CHLO" (a gQUIC crypto
  * handshake message: tag, uint16 entry count, 2 bytes padding, entries of
- * tag + uint32 end offset, little-endian, then the values).  For Q049+ and
- * T0xx, which use the RFC 8999 long header and encrypt their Initial packets,
- * only the version is reported (info->ietf_layout, info->chlo NOT_MINE).
+ * tag + uint32 end offset, little-endian, then the values).  Q049+ and T0xx
+ * use the RFC 8999 long header and encrypt their Initial packets
+ * (out->ietf_layout): kp_gquic_parse reports their version and connection ID
+ * only (out->chlo KP_RES_NOT_MINE); see kp_gquic_parse_decrypt for Q050.
  * Returns KP_RES_OK if the packet is a gQUIC client packet (see out->chlo for
  * the handshake), KP_RES_NOT_MINE if not, KP_RES_TRUNCATED if the payload
- * ends inside the public header. */
+ * ends inside the public header, KP_RES_MALFORMED (or TRUNCATED) as
+ * kp_quic_parse_long_header for a broken Q049+ / T0xx long header. */
 enum kp_res kp_gquic_parse(struct kp_gquic_info *out, struct kp_rd dgram);
+
+/* As kp_gquic_parse, and for a Q050 Initial packet also decrypt it into
+ * scratch[0..scratch_cap) (the packet's payload must fit; NULL or too small:
+ * version only, as kp_gquic_parse) with the Q050 salt (the rest as RFC 9001
+ * 5) and read the CHLO from its CRYPTO frame (gQUIC frame type 0x08, offset
+ * and length varints); out->sni and out->uaid then borrow scratch.
+ * out->chlo is KP_RES_MALFORMED if the packet does not authenticate.  Other
+ * Q049+ / T0xx versions (salts not known here) stay version-only. */
+enum kp_res kp_gquic_parse_decrypt(struct kp_gquic_info *out, struct kp_rd dgram,
+                                   uint8_t *scratch, size_t scratch_cap);
 
 #endif

@@ -514,7 +514,8 @@ static void gquic_datagram(struct kp_engine *eng, struct kp_flow *f, int dir,
 {
     struct kp_udp_app *app = f->app;
     struct kp_gquic_info g;
-    if (app->emitted_quic || kp_gquic_parse(&g, pkt->payload) != KP_RES_OK) {
+    if (app->emitted_quic ||
+        kp_gquic_parse_decrypt(&g, pkt->payload, eng->scratch, KP_SCRATCH) != KP_RES_OK) {
         return;
     }
     app->seen |= SEEN_GQUIC;
