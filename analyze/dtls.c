@@ -69,7 +69,7 @@ static bool version_is_dtls(uint16_t v)
 static enum kp_res parse_unified(struct kp_dtls_record *out, struct kp_rd *dgram, size_t cid_len)
 {
     struct kp_rd d = *dgram;
-    uint8_t b0;
+    uint8_t b0 = 0;
     if (!kp_rd_u8(&d, &b0)) {
         return KP_RES_TRUNCATED;
     }
@@ -93,20 +93,20 @@ static enum kp_res parse_unified(struct kp_dtls_record *out, struct kp_rd *dgram
         }
     }
     if ((b0 & 0x08) != 0) {
-        uint16_t s;
+        uint16_t s = 0;
         if (!kp_rd_u16(&d, &s)) {
             return KP_RES_TRUNCATED;
         }
         out->seq = s;
     } else {
-        uint8_t s;
+        uint8_t s = 0;
         if (!kp_rd_u8(&d, &s)) {
             return KP_RES_TRUNCATED;
         }
         out->seq = s;
     }
     if ((b0 & 0x04) != 0) {
-        uint16_t len;
+        uint16_t len = 0;
         if (!kp_rd_u16(&d, &len)) {
             return KP_RES_TRUNCATED;
         }
@@ -130,7 +130,7 @@ static enum kp_res parse_unified(struct kp_dtls_record *out, struct kp_rd *dgram
 enum kp_res kp_dtls_parse_record(struct kp_dtls_record *out, struct kp_rd *dgram, size_t cid_len)
 {
     memset(out, 0, sizeof *out);
-    uint8_t b0;
+    uint8_t b0 = 0;
     if (!kp_rd_peek_u8(dgram, 0, &b0)) {
         return KP_RES_TRUNCATED;
     }
@@ -144,16 +144,16 @@ enum kp_res kp_dtls_parse_record(struct kp_dtls_record *out, struct kp_rd *dgram
         return KP_RES_NOT_MINE;
     }
     struct kp_rd d = *dgram;
-    uint8_t ct;
-    uint16_t version;
+    uint8_t ct = 0;
+    uint16_t version = 0;
     if (!kp_rd_u8(&d, &ct) || !kp_rd_u16(&d, &version)) {
         return KP_RES_TRUNCATED;
     }
     if (!version_is_dtls(version)) {
         return KP_RES_NOT_MINE;
     }
-    uint16_t epoch, seq_hi;
-    uint32_t seq_lo;
+    uint16_t epoch = 0, seq_hi = 0;
+    uint32_t seq_lo = 0;
     if (!kp_rd_u16(&d, &epoch) || !kp_rd_u16(&d, &seq_hi) || !kp_rd_u32(&d, &seq_lo)) {
         return KP_RES_TRUNCATED;
     }
@@ -180,7 +180,7 @@ enum kp_res kp_dtls_parse_record(struct kp_dtls_record *out, struct kp_rd *dgram
             return KP_RES_TRUNCATED;
         }
     }
-    uint16_t len;
+    uint16_t len = 0;
     if (!kp_rd_u16(&d, &len)) {
         return KP_RES_TRUNCATED;
     }
@@ -201,9 +201,9 @@ enum kp_res kp_dtls_parse_record(struct kp_dtls_record *out, struct kp_rd *dgram
 enum kp_res kp_dtls_parse_hs_frag(struct kp_dtls_hs_frag *out, struct kp_rd *payload)
 {
     struct kp_rd p = *payload;
-    uint8_t type;
-    uint32_t length, offset;
-    uint16_t seq;
+    uint8_t type = 0;
+    uint32_t length = 0, offset = 0;
+    uint16_t seq = 0;
     struct kp_rd frag;
     /* RFC 6347 4.2.2: msg_type, length(24), message_seq, fragment_offset(24),
      * fragment_length(24), then the fragment.  Fragments never span records
@@ -326,7 +326,7 @@ static enum kp_res hs_add(struct kp_dtls_hs *hs, const struct kp_dtls_hs_frag *f
      * (retransmissions and overlaps, RFC 6347 4.2.2 allows both). */
     struct kp_rd src = frag->fragment;
     for (size_t i = 0; i < flen; i++) {
-        uint8_t b;
+        uint8_t b = 0;
         if (!kp_rd_u8(&src, &b)) {
             break;
         }
@@ -428,7 +428,7 @@ enum kp_res kp_dtls_scan(struct kp_dtls_dgram *out, struct kp_rd dgram, size_t c
             if (!rec.encrypted && !out->alert) {
                 /* RFC 5246 7.2: level, description. */
                 struct kp_rd a = rec.payload;
-                uint8_t level, desc;
+                uint8_t level = 0, desc = 0;
                 if (kp_rd_u8(&a, &level) && kp_rd_u8(&a, &desc)) {
                     out->alert = true;
                     out->alert_level = level;
@@ -507,7 +507,7 @@ enum kp_res kp_dtls_hello_cid(struct kp_rd body, uint8_t hs_type, bool *present,
         return KP_RES_MALFORMED;
     }
     while (exts.len > 0) {
-        uint16_t type;
+        uint16_t type = 0;
         struct kp_rd data;
         if (!kp_rd_u16(&exts, &type) || !kp_rd_vec16(&exts, &data)) {
             return KP_RES_MALFORMED;

@@ -204,7 +204,8 @@ void kp_dtls_hs_reset(struct kp_dtls_hs *hs);
  * received are kept (first wins; KP_DTLS_ANOM_OVERLAP_MISMATCH if the new
  * bytes differ).  A fragment covering a whole message (offset 0, fragment
  * length == length) is delivered straight from its bytes, without copying
- * and whatever its size.  cb may be NULL.
+ * and whatever its size, unless fragments of its message are pending: then
+ * it completes them (first bytes win).  cb may be NULL.
  *
  * Returns:
  *   KP_RES_OK         stored, delivered, or ignored as a retransmission of a

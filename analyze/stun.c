@@ -24,7 +24,7 @@ static const uint32_t crc32_nibble[16] = {
 static uint32_t crc32_rd(struct kp_rd r)
 {
     uint32_t crc = 0xffffffffu;
-    uint8_t b;
+    uint8_t b = 0;
     while (kp_rd_u8(&r, &b)) {
         crc ^= b;
         crc = (crc >> 4) ^ crc32_nibble[crc & 0x0f];
@@ -217,7 +217,7 @@ static bool realm_is_google(struct kp_rd realm)
     while (realm.len >= n) {
         struct kp_rd t = realm;
         size_t i = 0;
-        uint8_t c;
+        uint8_t c = 0;
         while (i < n && kp_rd_u8(&t, &c)) {
             if (c >= 'A' && c <= 'Z') {
                 c = (uint8_t)(c - 'A' + 'a');
@@ -315,8 +315,8 @@ static int addr_kind(const struct kp_stun_msg *m, uint16_t t)
 static bool decode_addr(struct kp_rd v, bool xor, const uint8_t key[16], struct kp_stun_addr *out)
 {
     memset(out, 0, sizeof *out);
-    uint8_t reserved, family;
-    uint16_t port;
+    uint8_t reserved = 0, family = 0;
+    uint16_t port = 0;
     uint8_t ip[16];
     if (!kp_rd_u8(&v, &reserved) || !kp_rd_u8(&v, &family) || !kp_rd_u16(&v, &port)) {
         return false;
@@ -379,7 +379,7 @@ static struct walk_check walk_check(struct kp_rd a, bool padded)
 {
     struct walk_check w = {false, false, false};
     while (a.len > 0) {
-        uint16_t t, len;
+        uint16_t t = 0, len = 0;
         if (!kp_rd_u16(&a, &t) || !kp_rd_u16(&a, &len) || !kp_rd_skip(&a, len)) {
             return w;
         }
@@ -506,8 +506,8 @@ static void decode_attr(struct kp_stun_msg *m, uint16_t t, struct kp_rd v, size_
             m->anomalies |= KP_STUN_ANOM_DUPLICATE;
             break;
         }
-        uint16_t reserved;
-        uint8_t cls, num;
+        uint16_t reserved = 0;
+        uint8_t cls = 0, num = 0;
         if (!kp_rd_u16(&v, &reserved) || !kp_rd_u8(&v, &cls) || !kp_rd_u8(&v, &num) ||
             (cls & 0x07) < 3 || (cls & 0x07) > 6 || num > 99) {
             m->anomalies |= KP_STUN_ANOM_BAD_VALUE;
@@ -527,7 +527,7 @@ static void decode_attr(struct kp_stun_msg *m, uint16_t t, struct kp_rd v, size_
         break;
     case KP_STUN_A_CHANNEL_NUMBER: {
         /* RFC 8656 14.1: channel number, then 16 bits RFFU. */
-        uint16_t ch, rffu;
+        uint16_t ch = 0, rffu = 0;
         if (m->has_channel_number) {
             m->anomalies |= KP_STUN_ANOM_DUPLICATE;
         } else if (v.len != 4 || !kp_rd_u16(&v, &ch) || !kp_rd_u16(&v, &rffu)) {
@@ -540,7 +540,7 @@ static void decode_attr(struct kp_stun_msg *m, uint16_t t, struct kp_rd v, size_
     }
     case KP_STUN_A_REQUESTED_TRANSPORT: {
         /* RFC 8656 14.7: protocol number, then 24 bits RFFU. */
-        uint8_t proto;
+        uint8_t proto = 0;
         if (m->has_requested_transport) {
             m->anomalies |= KP_STUN_ANOM_DUPLICATE;
         } else if (v.len != 4 || !kp_rd_u8(&v, &proto)) {
@@ -551,6 +551,14 @@ static void decode_attr(struct kp_stun_msg *m, uint16_t t, struct kp_rd v, size_
         }
         break;
     }
+    case KP_STUN_A_DATA:
+        if (m->has_data) {
+            m->anomalies |= KP_STUN_ANOM_DUPLICATE;
+        } else {
+            m->has_data = true;
+            m->data = v;
+        }
+        break;
     case KP_STUN_A_MESSAGE_INTEGRITY:
         m->has_message_integrity = true;
         m->message_integrity = v;
@@ -570,7 +578,7 @@ static void walk_decode(struct kp_stun_msg *m, struct kp_rd a, bool padded)
     bool seen_mi = false, seen_fp = false;
     size_t off = KP_STUN_HEADER_LEN;
     while (a.len > 0) {
-        uint16_t t, len;
+        uint16_t t = 0, len = 0;
         struct kp_rd v;
         if (!kp_rd_u16(&a, &t) || !kp_rd_u16(&a, &len) || !kp_rd_sub(&a, &v, len)) {
             return; /* cannot happen: walk_check accepted this block */
@@ -593,7 +601,7 @@ static void walk_decode(struct kp_stun_msg *m, struct kp_rd a, bool padded)
             m->anomalies |= KP_STUN_ANOM_AFTER_FINGERPRINT;
         } else if (t == KP_STUN_A_FINGERPRINT) {
             seen_fp = true;
-            uint32_t fp;
+            uint32_t fp = 0;
             struct kp_rd raw = m->raw, before;
             if (u32_value(m, v, &fp) && kp_rd_sub(&raw, &before, off)) {
                 m->has_fingerprint = true;
@@ -628,7 +636,7 @@ enum kp_res kp_stun_parse(struct kp_stun_msg *out, struct kp_rd datagram)
 {
     memset(out, 0, sizeof *out);
     struct kp_rd d = datagram;
-    uint8_t b0;
+    uint8_t b0 = 0;
     if (!kp_rd_peek_u8(&d, 0, &b0)) {
         return KP_RES_TRUNCATED;
     }
@@ -637,8 +645,8 @@ enum kp_res kp_stun_parse(struct kp_stun_msg *out, struct kp_rd datagram)
     if ((b0 & 0xc0) != 0) {
         return KP_RES_NOT_MINE;
     }
-    uint16_t type, length;
-    uint32_t cookie;
+    uint16_t type = 0, length = 0;
+    uint32_t cookie = 0;
     if (!kp_rd_u16(&d, &type) || !kp_rd_u16(&d, &length)) {
         return KP_RES_TRUNCATED;
     }
@@ -690,8 +698,8 @@ enum kp_res kp_stun_parse(struct kp_stun_msg *out, struct kp_rd datagram)
 
     /* MS-TURN 2.2.2: the MAGIC-COOKIE attribute comes first. */
     struct kp_rd first = block;
-    uint16_t at, al;
-    uint32_t av;
+    uint16_t at = 0, al = 0;
+    uint32_t av = 0;
     out->ms_turn = kp_rd_u16(&first, &at) && kp_rd_u16(&first, &al) &&
                    kp_rd_u32(&first, &av) && at == KP_STUN_A_MS_MAGIC_COOKIE && al == 4 &&
                    av == KP_STUN_MS_TURN_COOKIE;
@@ -791,11 +799,11 @@ enum kp_res kp_stun_parse_channel_data(struct kp_stun_channel_data *out, struct 
 {
     memset(out, 0, sizeof *out);
     struct kp_rd d = in;
-    uint8_t b0;
+    uint8_t b0 = 0;
     if (!kp_rd_peek_u8(&d, 0, &b0)) {
         return KP_RES_TRUNCATED;
     }
-    uint16_t channel, length;
+    uint16_t channel = 0, length = 0;
     if (!kp_rd_u16(&d, &channel)) {
         /* One byte: 01xxxxxx may be ChannelData (0xff10 needs two). */
         return (b0 & 0xc0) == 0x40 || b0 == 0xff ? KP_RES_TRUNCATED : KP_RES_NOT_MINE;
@@ -843,8 +851,8 @@ enum kp_res kp_stun_parse_channel_data(struct kp_stun_channel_data *out, struct 
  * length is *len. */
 static bool stun_header_at(struct kp_rd s, uint16_t *len)
 {
-    uint16_t type;
-    uint32_t cookie;
+    uint16_t type = 0;
+    uint32_t cookie = 0;
     return kp_rd_u16(&s, &type) && (type & 0xc000) == 0 && kp_rd_u16(&s, len) &&
            kp_rd_u32(&s, &cookie) && cookie == KP_STUN_MAGIC_COOKIE;
 }
@@ -852,7 +860,7 @@ static bool stun_header_at(struct kp_rd s, uint16_t *len)
 static enum kp_res next_bare(struct kp_stun_tcp_frame *out, struct kp_rd *stream)
 {
     struct kp_rd s = *stream;
-    uint8_t b0;
+    uint8_t b0 = 0;
     if (!kp_rd_peek_u8(&s, 0, &b0)) {
         return KP_RES_TRUNCATED;
     }
@@ -875,7 +883,7 @@ static enum kp_res next_bare(struct kp_stun_tcp_frame *out, struct kp_rd *stream
         if (s.len < 8) {
             return (b0 & 0xc0) == 0 ? KP_RES_TRUNCATED : KP_RES_MALFORMED;
         }
-        uint16_t len;
+        uint16_t len = 0;
         if (!stun_header_at(s, &len)) {
             return KP_RES_MALFORMED;
         }
@@ -899,7 +907,7 @@ static enum kp_res next_rfc4571(struct kp_stun_tcp_frame *out, struct kp_rd *str
     if (!kp_rd_vec16(&s, &frame)) {
         return KP_RES_TRUNCATED;
     }
-    uint16_t len;
+    uint16_t len = 0;
     uint8_t b0 = 0;
     out->kind = KP_STUN_FRAME_OTHER;
     if (stun_header_at(frame, &len) && KP_STUN_HEADER_LEN + (size_t)len == frame.len) {
@@ -922,7 +930,7 @@ enum kp_res kp_stun_tcp_next(struct kp_stun_tcp_frame *out, struct kp_rd *stream
     memset(out, 0, sizeof *out);
     if (*framing == KP_STUN_FRAMING_UNKNOWN) {
         struct kp_rd s = *stream;
-        uint16_t prefix, len;
+        uint16_t prefix = 0, len = 0;
         struct kp_rd after = s;
         if (kp_rd_u16(&after, &prefix) && stun_header_at(after, &len) &&
             prefix == KP_STUN_HEADER_LEN + (size_t)len) {
@@ -930,18 +938,17 @@ enum kp_res kp_stun_tcp_next(struct kp_stun_tcp_frame *out, struct kp_rd *stream
         } else if (stun_header_at(s, &len)) {
             *framing = KP_STUN_FRAMING_BARE;
         } else {
-            uint8_t b0;
+            /* ChannelData needs a ChannelBind first (RFC 8656 12), so a
+             * connection opens with a STUN message: accept nothing else. */
+            uint8_t b0 = 0;
             if (!kp_rd_peek_u8(&s, 0, &b0)) {
                 return KP_RES_TRUNCATED;
             }
-            if ((b0 & 0xc0) == 0x40) {
-                *framing = KP_STUN_FRAMING_BARE;
-            } else if (s.len < 10) {
-                /* Too short to see either the cookie or a prefixed one. */
-                return KP_RES_TRUNCATED;
-            } else {
+            if ((b0 & 0xc0) != 0 || s.len >= 10) {
                 return KP_RES_NOT_MINE;
             }
+            /* Too short to see either the cookie or a prefixed one. */
+            return KP_RES_TRUNCATED;
         }
     }
     if (*framing == KP_STUN_FRAMING_RFC4571) {

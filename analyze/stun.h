@@ -204,6 +204,10 @@ struct kp_stun_msg {
     uint16_t channel_number;          /* CHANNEL-NUMBER 0x000c */
     bool has_requested_transport;
     uint8_t requested_transport;      /* REQUESTED-TRANSPORT 0x0019: IP protocol number */
+    bool has_data;
+    struct kp_rd data;                /* DATA 0x0013 (RFC 8656 14.4): what a Send or Data
+                                         indication relays (an ICE check, DTLS, RTP...),
+                                         borrowed */
     bool has_message_integrity;       /* MESSAGE-INTEGRITY 0x0008 */
     struct kp_rd message_integrity;   /* its HMAC (20 bytes; 32 in MS-TURN) */
     size_t message_integrity_offset;  /* offset of its attribute header in raw */
@@ -235,9 +239,11 @@ struct kp_stun_msg {
  * Recognised: the RFC 8489 header (two zero bits, type, length, magic
  * cookie, 96-bit transaction ID) and the classic RFC 3489 header (the same
  * without the cookie: a 128-bit transaction ID).  Attributes are walked
- * padded to 4 bytes (RFC 8489 14); if that walk does not end exactly at the
- * message end, or finds attributes of the reserved type 0, or the message is
- * MS-TURN, the unpadded walk used by MS-TURN and WhatsApp is tried too.
+ * padded to 4 bytes (RFC 8489 14).  The unpadded walk of MS-TURN and
+ * WhatsApp is used instead when it fills the message exactly and either the
+ * message is MS-TURN, or the padded walk does not fill it, or the padded
+ * walk only fills it by reading zero padding as attributes of the reserved
+ * type 0 where the unpadded one finds none.
  * FINGERPRINT is verified (CRC-32, a small table-driven implementation: no
  * zlib dependency for 60 lines).  XOR addresses are un-XORed with the
  * header's bytes 4..19 (the cookie and transaction ID, RFC 8489 14.2).
@@ -339,13 +345,16 @@ struct kp_stun_tcp_frame {
  * *framing is the connection's framing: KP_STUN_FRAMING_UNKNOWN on the first
  * call, after which it is set from the first bytes (RFC 4571 if a length
  * prefix is followed by a STUN header whose length matches it, else bare if
- * a STUN header or ChannelData starts the stream) and kept by the caller.
+ * a STUN header starts the stream: ChannelData cannot come first, RFC 8656
+ * 12) and kept by the caller; it is left unknown on TRUNCATED and NOT_MINE
+ * from that first look.
  * Returns:
  *   KP_RES_OK         *out filled;
  *   KP_RES_TRUNCATED  the stream ends inside a frame (or is too short to
  *                     tell the framing): call again with more bytes;
  *   KP_RES_NOT_MINE   the framing is unknown and the stream does not start
- *                     with STUN (nor RFC 4571-framed STUN);
+ *                     with a STUN message with the magic cookie, bare or
+ *                     RFC 4571-framed;
  *   KP_RES_MALFORMED  bare framing and the next bytes are neither a STUN
  *                     message with the magic cookie nor ChannelData.
  * *stream is unchanged unless OK. */

@@ -649,12 +649,8 @@ static void stun_datagram(struct kp_engine *eng, struct kp_flow *f, int dir,
     /* RFC 8656 10: Send and Data indications carry a peer's datagram */
     if ((m.method == 0x006 || m.method == 0x007) && m.cls == KP_STUN_CLASS_INDICATION &&
         m.xor_peer.present) {
-        for (size_t i = 0; i < m.n_attrs; i++) {
-            if (m.attrs[i].type == 0x0013) { /* DATA */
-                relayed_payload(eng, f, dir, pkt, m.attrs[i].value, &m.xor_peer.addr,
-                                m.xor_peer.port);
-                break;
-            }
+        if (m.has_data) {
+            relayed_payload(eng, f, dir, pkt, m.data, &m.xor_peer.addr, m.xor_peer.port);
         }
     }
 }
