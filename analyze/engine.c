@@ -248,12 +248,111 @@ void kp_engine_emit_key(struct kp_engine *eng, struct kp_key_rec *k)
     if (!k->flagged) {
         k->reason[0] = '\0';
     }
+    if (strcmp(k->mechanism, "sdes-cleartext") == 0) {
+        /* RFC 4568 8.3: SDES keys must only travel in encrypted signalling.
+         * In clear, anyone on the path can decrypt the media: always a
+         * violation, whatever the policy says about places. */
+        static const char exposed[] = "SRTP key exposed in cleartext SDP (a=crypto)";
+        size_t have = strlen(k->reason);
+        if (have > 0 && have + sizeof(exposed) + 2 < sizeof(k->reason)) {
+            memmove(k->reason + sizeof(exposed) + 1, k->reason, have + 1);
+            memcpy(k->reason, exposed, sizeof(exposed) - 1);
+            k->reason[sizeof(exposed) - 1] = ';';
+            k->reason[sizeof(exposed)] = ' ';
+        } else {
+            memcpy(k->reason, exposed, sizeof(exposed));
+        }
+        k->flagged = 1;
+    }
+    struct kp_link *l = &eng->links[eng->next_link++ % KP_LINKS];
+    l->client = k->client;
+    l->issuer = k->issuer;
+    l->issuer_port = k->issuer_port;
+    l->service = k->service;
+    l->mechanism = k->mechanism;
+    l->ts_us = k->ts_us;
     eng->st.key_records++;
     eng->st.flagged += k->flagged ? 1 : 0;
     if (eng->cfg.on_event != NULL) {
-        struct kp_event ev = {.type = KP_EV_KEY, .key = k, .anomaly = NULL};
+        struct kp_event ev = {.type = KP_EV_KEY, .key = k, .anomaly = NULL, .media = NULL};
         eng->cfg.on_event(&ev, eng->cfg.user);
     }
+}
+
+void kp_media_add_evidence(struct kp_media_rec *m, const char *what)
+{
+    if (m->n_evidence < KP_MAX_EVIDENCE) {
+        m->evidence[m->n_evidence++] = what;
+    }
+}
+
+void kp_engine_emit_media(struct kp_engine *eng, struct kp_media_rec *m)
+{
+    kp_addr_str(&m->client, m->client_ip, sizeof(m->client_ip));
+    kp_addr_str(&m->server, m->server_ip, sizeof(m->server_ip));
+    memset(&m->geo, 0, sizeof(m->geo));
+    m->server_scope = kp_addr_scope(&m->server);
+    if (eng->cfg.geo != NULL && m->server_scope == NULL) {
+        kp_geo_lookup_addr(eng->cfg.geo, &m->server, &m->geo);
+    }
+    eng->st.media_flows++;
+    if (eng->cfg.on_event != NULL) {
+        struct kp_event ev = {.type = KP_EV_MEDIA, .key = NULL, .anomaly = NULL, .media = m};
+        eng->cfg.on_event(&ev, eng->cfg.user);
+    }
+}
+
+const struct kp_link *kp_engine_find_link(const struct kp_engine *eng, const struct kp_addr *client,
+                                          const char *service)
+{
+    const struct kp_link *best = NULL;
+    for (size_t i = 0; i < KP_LINKS; i++) {
+        const struct kp_link *l = &eng->links[i];
+        if (l->service != NULL && strcmp(l->service, service) == 0 &&
+            memcmp(&l->client, client, sizeof(*client)) == 0 &&
+            (best == NULL || l->ts_us > best->ts_us)) {
+            best = l;
+        }
+    }
+    return best;
+}
+
+void kp_engine_expect(struct kp_engine *eng, const struct kp_addr *a, uint16_t port, bool srtp,
+                      bool sdes)
+{
+    if (port == 0) {
+        return; /* RFC 3264 6: port 0 rejects the stream */
+    }
+    struct kp_expect *e = &eng->expects[eng->next_expect++ % KP_EXPECTS];
+    e->addr = *a;
+    e->port = port;
+    e->used = 1;
+    e->srtp = srtp;
+    e->sdes = sdes;
+    e->ts_us = eng->now_us;
+}
+
+const struct kp_expect *kp_engine_expected(const struct kp_engine *eng, const struct kp_addr *a,
+                                           uint16_t port)
+{
+    for (size_t i = 0; i < KP_EXPECTS; i++) {
+        const struct kp_expect *e = &eng->expects[i];
+        if (e->used && e->port == port && memcmp(&e->addr, a, sizeof(*a)) == 0) {
+            return e;
+        }
+    }
+    return NULL;
+}
+
+bool kp_engine_sdes_first(struct kp_engine *eng, const uint8_t hash[16])
+{
+    for (size_t i = 0; i < KP_SDES_SEEN && i < eng->next_sdes; i++) {
+        if (memcmp(eng->sdes_seen[i], hash, 16) == 0) {
+            return false;
+        }
+    }
+    memcpy(eng->sdes_seen[eng->next_sdes++ % KP_SDES_SEEN], hash, 16);
+    return true;
 }
 
 void kp_engine_anomaly(struct kp_engine *eng, const struct kp_pkt *pkt, const char *name,
@@ -272,6 +371,6 @@ void kp_engine_anomaly(struct kp_engine *eng, const struct kp_pkt *pkt, const ch
     a.src_port = pkt->sport;
     a.dst_port = pkt->dport;
     snprintf(a.detail, sizeof(a.detail), "%s", detail);
-    struct kp_event ev = {.type = KP_EV_ANOMALY, .key = NULL, .anomaly = &a};
+    struct kp_event ev = {.type = KP_EV_ANOMALY, .key = NULL, .anomaly = &a, .media = NULL};
     eng->cfg.on_event(&ev, eng->cfg.user);
 }

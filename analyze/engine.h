@@ -55,11 +55,58 @@ struct kp_anomaly {
     char detail[160];
 };
 
+/* A media flow: what carries the session once the keys are agreed. */
+struct kp_media_rec {
+    uint64_t ts_us, last_us;
+    const char *service;     /* static or rules-owned */
+    const char *kind;        /* "zoom", "rtp", "srtp" */
+    struct kp_addr client, server;
+    uint16_t client_port, server_port;
+    char client_ip[46], server_ip[46];
+    const char *server_scope;
+    struct kp_geo_info geo;
+    uint64_t packets, bytes;
+    uint32_t ssrc;           /* first validated SSRC (0 if none) */
+    uint32_t ssrc_count;
+    char linked_issuer_ip[46]; /* the key issuer this flow is tied to ("" if none) */
+    uint16_t linked_issuer_port;
+    const char *linked_mechanism;
+    const char *evidence[KP_MAX_EVIDENCE];
+    size_t n_evidence;
+};
+
 struct kp_event {
     enum kp_event_type type;
     const struct kp_key_rec *key;
     const struct kp_anomaly *anomaly;
+    const struct kp_media_rec *media;
 };
+
+/* Recent key issuers per client, so that media flows can name the key
+ * exchange they belong to (a Zoom client's multimedia router and its TLS
+ * control channel). */
+#define KP_LINKS 256
+struct kp_link {
+    struct kp_addr client;
+    struct kp_addr issuer;
+    uint16_t issuer_port;
+    const char *service;
+    const char *mechanism;
+    uint64_t ts_us;
+};
+
+/* Media endpoints announced in SDP (c= and m=), to recognise the flows. */
+#define KP_EXPECTS 256
+struct kp_expect {
+    struct kp_addr addr;
+    uint16_t port;
+    uint8_t used, srtp, sdes;
+    uint64_t ts_us;
+};
+
+/* SDES key hashes already reported (a call's SDP repeats in re-INVITEs and
+ * retransmissions). */
+#define KP_SDES_SEEN 64
 
 struct kp_engine {
     struct kp_config cfg;
@@ -68,6 +115,13 @@ struct kp_engine {
     struct kp_stats st;
     uint8_t *scratch; /* handshake reassembly scratch, KP_SCRATCH bytes */
     uint64_t now_us;
+    struct kp_link links[KP_LINKS];
+    unsigned next_link;
+    struct kp_expect expects[KP_EXPECTS];
+    unsigned next_expect;
+    uint8_t sdes_seen[KP_SDES_SEEN][16];
+    unsigned next_sdes;
+    uint64_t media_flows;
 };
 
 #define KP_SCRATCH (1u << 17)
@@ -82,6 +136,23 @@ void kp_key_add_evidence(struct kp_key_rec *k, const char *what);
 /* Geolocate, apply the policy and deliver a key record. */
 void kp_engine_emit_key(struct kp_engine *eng, struct kp_key_rec *k);
 
+/* Deliver a media flow record. */
+void kp_engine_emit_media(struct kp_engine *eng, struct kp_media_rec *m);
+void kp_media_add_evidence(struct kp_media_rec *m, const char *what);
+
+/* The most recent key record of `service` for `client` (NULL if none). */
+const struct kp_link *kp_engine_find_link(const struct kp_engine *eng, const struct kp_addr *client,
+                                          const char *service);
+
+/* Remember media endpoints announced in SDP; look them up. */
+void kp_engine_expect(struct kp_engine *eng, const struct kp_addr *a, uint16_t port, bool srtp,
+                      bool sdes);
+const struct kp_expect *kp_engine_expected(const struct kp_engine *eng, const struct kp_addr *a,
+                                           uint16_t port);
+
+/* True the first time an SDES key hash is seen (then remembered). */
+bool kp_engine_sdes_first(struct kp_engine *eng, const uint8_t hash[16]);
+
 /* Deliver an anomaly for a flow packet. */
 void kp_engine_anomaly(struct kp_engine *eng, const struct kp_pkt *pkt, const char *name,
                        const char *detail);
@@ -93,6 +164,12 @@ void kp_udp_flow_release(struct kp_engine *eng, struct kp_flow *f);
 
 /* Which side of a flow sent packets in direction dir. */
 void kp_flow_endpoint(const struct kp_flow *f, int dir, struct kp_addr *a, uint16_t *port);
+
+/* SIP messages from UDP or TCP (sip_flow.c): SDES key records and SDP
+ * media expectations. */
+struct kp_sip_msg;
+void kp_sip_flow_message(struct kp_engine *eng, const struct kp_flow *f, int dir,
+                         const struct kp_sip_msg *msg, bool over_tls);
 
 /* TLS over TCP flow glue (tls_flow.c). */
 void kp_tls_flow_packet(struct kp_engine *eng, struct kp_flow *f, int dir,

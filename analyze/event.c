@@ -9,8 +9,27 @@
 
 KP_API enum kp_event_type kp_event_type(const struct kp_event *ev) { return ev->type; }
 
+static const char *media_str(const struct kp_media_rec *m, enum kp_field f)
+{
+    switch (f) {
+    case KP_F_SERVICE: return m->service;
+    case KP_F_MEDIA_KIND: return m->kind;
+    case KP_F_CLIENT_IP: return m->client_ip;
+    case KP_F_ISSUER_IP: return m->server_ip;
+    case KP_F_ISSUER_COUNTRY: return m->geo.country;
+    case KP_F_ISSUER_AS_ORG: return m->geo.as_org;
+    case KP_F_ISSUER_SCOPE: return m->server_scope != NULL ? m->server_scope : "";
+    case KP_F_LINKED_ISSUER_IP: return m->linked_issuer_ip;
+    case KP_F_PROTO: return "udp";
+    default: return NULL;
+    }
+}
+
 KP_API const char *kp_event_str(const struct kp_event *ev, enum kp_field f)
 {
+    if (ev->type == KP_EV_MEDIA) {
+        return media_str(ev->media, f);
+    }
     if (ev->type == KP_EV_ANOMALY) {
         const struct kp_anomaly *a = ev->anomaly;
         switch (f) {
@@ -45,6 +64,16 @@ KP_API const char *kp_event_str(const struct kp_event *ev, enum kp_field f)
 
 KP_API int64_t kp_event_int(const struct kp_event *ev, enum kp_field f)
 {
+    if (ev->type == KP_EV_MEDIA) {
+        switch (f) {
+        case KP_F_CLIENT_PORT: return ev->media->client_port;
+        case KP_F_ISSUER_PORT: return ev->media->server_port;
+        case KP_F_ISSUER_ASN: return ev->media->geo.asn;
+        case KP_F_PACKETS: return (int64_t)ev->media->packets;
+        case KP_F_TS_US: return (int64_t)ev->media->ts_us;
+        default: return 0;
+        }
+    }
     if (ev->type == KP_EV_ANOMALY) {
         switch (f) {
         case KP_F_CLIENT_PORT: return ev->anomaly->src_port;
@@ -190,6 +219,53 @@ static void anomaly_json(struct kp_jw *w, const struct kp_anomaly *a)
     kp_jw_str(w, "detail", a->detail);
 }
 
+static void media_json(struct kp_jw *w, const struct kp_media_rec *m)
+{
+    char ts[48], last[48];
+    fmt_ts(m->ts_us, ts, sizeof(ts));
+    fmt_ts(m->last_us, last, sizeof(last));
+    kp_jw_str(w, "event_type", "media");
+    kp_jw_int(w, "schema", KP_EVENT_SCHEMA_VERSION);
+    kp_jw_str(w, "ts", ts);
+    kp_jw_str(w, "last_ts", last);
+    kp_jw_str(w, "service", m->service);
+    kp_jw_str(w, "kind", m->kind);
+    kp_jw_str(w, "proto", "udp");
+    kp_jw_obj_open(w, "client");
+    kp_jw_str(w, "ip", m->client_ip);
+    kp_jw_int(w, "port", m->client_port);
+    kp_jw_obj_close(w);
+    kp_jw_obj_open(w, "server");
+    kp_jw_str(w, "ip", m->server_ip);
+    kp_jw_int(w, "port", m->server_port);
+    str_or_null(w, "country", m->geo.country);
+    str_or_null(w, "scope", m->server_scope);
+    if (m->geo.asn != 0) {
+        kp_jw_int(w, "asn", m->geo.asn);
+    } else {
+        kp_jw_null(w, "asn");
+    }
+    str_or_null(w, "as_org", m->geo.as_org);
+    kp_jw_obj_close(w);
+    kp_jw_int(w, "packets", (int64_t)m->packets);
+    kp_jw_int(w, "bytes", (int64_t)m->bytes);
+    kp_jw_int(w, "ssrc_count", m->ssrc_count);
+    if (m->linked_issuer_ip[0] != '\0') {
+        kp_jw_obj_open(w, "key_exchange");
+        kp_jw_str(w, "mechanism", m->linked_mechanism);
+        kp_jw_str(w, "issuer_ip", m->linked_issuer_ip);
+        kp_jw_int(w, "issuer_port", m->linked_issuer_port);
+        kp_jw_obj_close(w);
+    } else {
+        kp_jw_null(w, "key_exchange");
+    }
+    kp_jw_arr_open(w, "evidence");
+    for (size_t i = 0; i < m->n_evidence; i++) {
+        kp_jw_str(w, NULL, m->evidence[i]);
+    }
+    kp_jw_arr_close(w);
+}
+
 KP_API size_t kp_event_json(const struct kp_event *ev, char *buf, size_t len)
 {
     struct kp_jw w;
@@ -197,6 +273,8 @@ KP_API size_t kp_event_json(const struct kp_event *ev, char *buf, size_t len)
     kp_jw_obj_open(&w, NULL);
     if (ev->type == KP_EV_KEY) {
         key_json(&w, ev->key);
+    } else if (ev->type == KP_EV_MEDIA) {
+        media_json(&w, ev->media);
     } else {
         anomaly_json(&w, ev->anomaly);
     }

@@ -15,6 +15,7 @@
 #include "engine.h"
 #include "ja4.h"
 #include "reasm.h"
+#include "sip.h"
 #include "tls.h"
 #include "x509.h"
 
@@ -25,6 +26,8 @@ struct kp_tls_app {
     uint8_t done[2];       /* nothing more to learn from this direction */
     uint8_t tls[2];        /* this direction carried TLS records */
     uint8_t waiting_version[2]; /* stopped at a CCS that may be TLS 1.3's */
+    uint8_t sip;           /* not TLS but SIP over TCP (RFC 3261 18.3) */
+    uint32_t sip_off[2];   /* stream offset of the next SIP message per direction */
     int8_t client_dir;     /* direction of the ClientHello, -1 unknown */
     int8_t server_dir;     /* direction of the ServerHello, -1 unknown */
     uint8_t have_ch, have_sh, have_cert, hrr, server_done_msg, malformed;
@@ -274,6 +277,31 @@ static bool handshake_understood(const struct kp_tls_app *app)
     return app->server_dir >= 0 && app->done[app->server_dir] && app->have_sh;
 }
 
+/* SIP over TCP: hand every complete message to the SIP glue.  Returns
+ * false when the stream stopped being SIP. */
+static bool sip_stream(struct kp_engine *eng, struct kp_flow *f, int dir)
+{
+    struct kp_tls_app *app = f->app;
+    struct kp_rd contig = kp_reasm_contig(&app->rs[dir]);
+    for (int i = 0; i < 64; i++) {
+        struct kp_rd rest = contig;
+        if (!kp_rd_skip(&rest, app->sip_off[dir]) || rest.len == 0) {
+            return true;
+        }
+        struct kp_sip_msg msg;
+        enum kp_res r = kp_sip_parse(&msg, rest, true);
+        if (r == KP_RES_TRUNCATED) {
+            return true;
+        }
+        if (r != KP_RES_OK) {
+            return false;
+        }
+        kp_sip_flow_message(eng, f, dir, &msg, false);
+        app->sip_off[dir] += (uint32_t)msg.msg_len;
+    }
+    return true;
+}
+
 /* Walk the contiguous prefix of one direction again.  Returns false when
  * the flow turned out not to be TLS (its state is then gone). */
 static bool scan_dir(struct kp_engine *eng, struct kp_flow *f, int dir, const struct kp_pkt *pkt)
@@ -287,7 +315,15 @@ static bool scan_dir(struct kp_engine *eng, struct kp_flow *f, int dir, const st
     struct scan_ctx x = {eng, app, dir};
     enum kp_res r = kp_tls_scan(&contig, eng->scratch, KP_SCRATCH, &app->scan[dir], on_hs, &x);
     switch (r) {
-    case KP_RES_NOT_MINE:
+    case KP_RES_NOT_MINE: {
+        struct kp_sip_msg msg;
+        if (!app->tls[0] && !app->tls[1] &&
+            (app->sip || kp_sip_parse(&msg, contig, true) != KP_RES_NOT_MINE)) {
+            app->sip = 1;
+            if (sip_stream(eng, f, dir)) {
+                return true; /* keep following the SIP conversation */
+            }
+        }
         app->done[dir] = 1;
         if (!app->tls[0] && !app->tls[1]) {
             free_app(f); /* not TLS: never look at this flow again */
@@ -295,6 +331,7 @@ static bool scan_dir(struct kp_engine *eng, struct kp_flow *f, int dir, const st
             return false;
         }
         break;
+    }
     case KP_RES_MALFORMED:
         app->done[dir] = 1;
         app->malformed = 1;

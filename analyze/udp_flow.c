@@ -19,7 +19,11 @@
 #include "geo.h"
 #include "ja4.h"
 #include "quic.h"
+#include "rtp.h"
+#include "sip.h"
 #include "stun.h"
+#include "zoom.h"
+#include "zrtp.h"
 #include "tls.h"
 #include "x509.h"
 
@@ -83,9 +87,21 @@ struct turn_state {
     } chan[TURN_CHANNELS];    /* ChannelBind requests (RFC 8656 11) */
 };
 
+/* Media seen on the flow: counters only, no payload. */
+struct media_state {
+    struct kp_rtp_track track;
+    uint32_t rtp, rtcp, zoom, zoom_media;
+    int8_t zoom_server_dir;   /* direction of packets from the Zoom server, -1 unknown */
+    uint8_t zrtp_types;       /* bit per ZRTP message kind seen (hello, commit, dh, confirm) */
+    uint8_t emitted_zrtp;
+    char zrtp_client[20];
+    uint64_t first_media_us;
+};
+
 struct kp_udp_app {
     uint32_t seen;        /* SEEN_* bits */
     struct turn_state turn;
+    struct media_state media;
     uint32_t inspected;   /* datagrams looked at */
     uint8_t emitted_dtls, emitted_quic;
     struct dtls_state *dtls;
@@ -672,6 +688,211 @@ static void channel_datagram(struct kp_engine *eng, struct kp_flow *f, int dir,
     }
 }
 
+/* --------------------------------------------------------------- media */
+
+static void rtp_datagram(struct kp_udp_app *app, struct kp_engine *eng, const struct kp_pkt *pkt)
+{
+    struct media_state *m = &app->media;
+    enum kp_rtp_demux d = kp_rtp_demux(pkt->payload);
+    if (d == KP_RTP_DEMUX_RTP) {
+        struct kp_rtp h;
+        if (kp_rtp_parse(&h, pkt->payload) == KP_RES_OK) {
+            m->rtp++;
+            if (kp_rtp_track_rtp(&m->track, &h)) {
+                app->seen |= SEEN_RTP;
+                if (m->first_media_us == 0) {
+                    m->first_media_us = eng->now_us;
+                }
+            }
+        }
+    } else if (d == KP_RTP_DEMUX_RTCP) {
+        struct kp_rtcp c;
+        if (kp_rtcp_parse(&c, pkt->payload) == KP_RES_OK) {
+            m->rtcp++;
+            (void)kp_rtp_track_rtcp(&m->track, &c);
+        }
+    }
+}
+
+static void zoom_datagram(struct kp_udp_app *app, struct kp_engine *eng, int dir,
+                          const struct kp_pkt *pkt, bool server_port)
+{
+    struct media_state *m = &app->media;
+    struct kp_zoom_pkt z;
+    if (kp_zoom_parse(&z, pkt->payload, server_port) != KP_RES_OK) {
+        return;
+    }
+    m->zoom++;
+    if (z.kind >= KP_ZOOM_AUDIO && z.kind <= KP_ZOOM_RTCP) {
+        m->zoom_media++;
+        if (m->first_media_us == 0) {
+            m->first_media_us = eng->now_us;
+        }
+    }
+    if (z.dir == KP_ZOOM_DIR_FROM_ZOOM) {
+        m->zoom_server_dir = (int8_t)dir;
+    } else if (z.dir == KP_ZOOM_DIR_TO_ZOOM) {
+        m->zoom_server_dir = (int8_t)(1 - dir);
+    }
+    if (m->zoom >= 3) {
+        app->seen |= SEEN_ZOOM;
+    }
+}
+
+/* ZRTP (RFC 6189): the endpoints agree the SRTP keys by Diffie-Hellman;
+ * no server ever holds them. */
+static void zrtp_datagram(struct kp_engine *eng, struct kp_flow *f, int dir,
+                          const struct kp_pkt *pkt)
+{
+    struct kp_udp_app *app = f->app;
+    struct media_state *m = &app->media;
+    struct kp_zrtp z;
+    if (kp_zrtp_parse(&z, pkt->payload, false) != KP_RES_OK) {
+        return;
+    }
+    app->seen |= SEEN_ZRTP;
+    switch (z.type) {
+    case KP_ZRTP_HELLO:
+        m->zrtp_types |= 1;
+        if (m->zrtp_client[0] == '\0' && z.client_id.len > 0) {
+            size_t n = z.client_id.len < sizeof(m->zrtp_client) - 1 ? z.client_id.len
+                                                                     : sizeof(m->zrtp_client) - 1;
+            for (size_t i = 0; i < n; i++) {
+                uint8_t c = z.client_id.p[i];
+                m->zrtp_client[i] = (c >= 0x20 && c < 0x7f) ? (char)c : '?';
+            }
+            m->zrtp_client[n] = '\0';
+        }
+        break;
+    case KP_ZRTP_COMMIT:
+        m->zrtp_types |= 2;
+        break;
+    case KP_ZRTP_DHPART1:
+    case KP_ZRTP_DHPART2:
+        m->zrtp_types |= 4;
+        break;
+    case KP_ZRTP_CONFIRM1:
+    case KP_ZRTP_CONFIRM2:
+    case KP_ZRTP_CONF2ACK:
+        m->zrtp_types |= 8;
+        break;
+    default:
+        break;
+    }
+    if (m->emitted_zrtp || !(m->zrtp_types & 4)) {
+        return;
+    }
+    m->emitted_zrtp = 1;
+    struct kp_key_rec k;
+    memset(&k, 0, sizeof(k));
+    k.ts_us = eng->now_us;
+    /* Who sent DHPart2 is the ZRTP initiator; both ends derive the keys,
+     * so the "issuer" is the far endpoint as seen from the flow's initiator. */
+    kp_flow_endpoint(f, 1, &k.issuer, &k.issuer_port);
+    kp_flow_endpoint(f, 0, &k.client, &k.client_port);
+    (void)dir;
+    const char *how = NULL;
+    k.service = classify_server(eng, &k.issuer, k.issuer_port, NULL, &how);
+    if (k.service == NULL) {
+        k.service = "sip";
+    }
+    k.mechanism = "e2ee-endpoint";
+    k.proto = "udp";
+    k.cert_self_signed = -1;
+    if (m->zrtp_types & 1) {
+        kp_key_add_evidence(&k, "zrtp.hello");
+    }
+    if (m->zrtp_types & 2) {
+        kp_key_add_evidence(&k, "zrtp.commit");
+    }
+    kp_key_add_evidence(&k, "zrtp.dhpart");
+    kp_key_add_evidence(&k, "keys.endpoints_only");
+    k.confidence = "high";
+    kp_engine_emit_key(eng, &k);
+}
+
+static void sip_datagram(struct kp_engine *eng, struct kp_flow *f, int dir, const struct kp_pkt *pkt)
+{
+    struct kp_sip_msg msg;
+    if (kp_sip_parse(&msg, pkt->payload, false) != KP_RES_OK) {
+        return;
+    }
+    ((struct kp_udp_app *)f->app)->seen |= SEEN_SIP;
+    kp_sip_flow_message(eng, f, dir, &msg, false);
+}
+
+/* The media record of a flow, at its end. */
+static void emit_media(struct kp_engine *eng, struct kp_flow *f)
+{
+    struct kp_udp_app *app = f->app;
+    struct media_state *ms = &app->media;
+    bool zoom = (app->seen & SEEN_ZOOM) && ms->zoom_media > 0;
+    bool rtp = (app->seen & SEEN_RTP) != 0;
+    if (!zoom && !rtp) {
+        return;
+    }
+    struct kp_media_rec m;
+    memset(&m, 0, sizeof(m));
+    m.ts_us = ms->first_media_us != 0 ? ms->first_media_us : f->first_us;
+    m.last_us = f->last_us;
+    m.packets = f->pkts[0] + f->pkts[1];
+    m.bytes = f->bytes[0] + f->bytes[1];
+    int sdir = 1;
+    const struct kp_expect *e = NULL;
+    if (zoom) {
+        m.kind = "zoom";
+        m.service = "zoom";
+        /* the multimedia router is the side on 8801-8810 */
+        struct kp_addr a;
+        uint16_t pa;
+        kp_flow_endpoint(f, 0, &a, &pa);
+        sdir = kp_zoom_is_server_port(pa) ? 0 : ms->zoom_server_dir >= 0 ? ms->zoom_server_dir : 1;
+        kp_media_add_evidence(&m, "zoom.media_encapsulation");
+    } else {
+        struct kp_addr a0, a1;
+        uint16_t p0, p1;
+        kp_flow_endpoint(f, 0, &a0, &p0);
+        kp_flow_endpoint(f, 1, &a1, &p1);
+        const struct kp_expect *e1 = kp_engine_expected(eng, &a1, p1);
+        const struct kp_expect *e0 = kp_engine_expected(eng, &a0, p0);
+        e = e1 != NULL ? e1 : e0;
+        sdir = e1 == NULL && e0 != NULL ? 0 : 1;
+        bool srtp = (e != NULL && e->srtp) || ms->track.is_srtcp || app->emitted_dtls;
+        m.kind = srtp ? "srtp" : "rtp";
+        kp_media_add_evidence(&m, "rtp.validated_stream");
+        if (ms->track.is_srtcp) {
+            kp_media_add_evidence(&m, "srtcp.index_sequence");
+        }
+        if (e != NULL) {
+            kp_media_add_evidence(&m, e->sdes ? "sdp.announced.sdes" : "sdp.announced");
+        }
+    }
+    kp_flow_endpoint(f, sdir, &m.server, &m.server_port);
+    kp_flow_endpoint(f, 1 - sdir, &m.client, &m.client_port);
+    if (m.service == NULL) {
+        const char *how = NULL;
+        m.service = e != NULL ? "sip" : app->turn.svc;
+        if (m.service == NULL) {
+            m.service = classify_server(eng, &m.server, m.server_port, NULL, &how);
+        }
+        if (m.service == NULL) {
+            m.service = (app->seen & (SEEN_STUN | SEEN_DTLS)) ? "webrtc" : "unknown";
+        }
+    }
+    m.ssrc = ms->track.rtp_ssrc;
+    for (size_t i = 0; i < KP_RTP_TRACK_SLOTS; i++) {
+        m.ssrc_count += ms->track.slot[i].used ? 1 : 0;
+    }
+    const struct kp_link *l = kp_engine_find_link(eng, &m.client, m.service);
+    if (l != NULL) {
+        kp_addr_str(&l->issuer, m.linked_issuer_ip, sizeof(m.linked_issuer_ip));
+        m.linked_issuer_port = l->issuer_port;
+        m.linked_mechanism = l->mechanism;
+        kp_media_add_evidence(&m, "link.same_client_and_service");
+    }
+    kp_engine_emit_media(eng, &m);
+}
+
 /* --------------------------------------------------------------- demux */
 
 static bool worth_keeping(const struct kp_udp_app *app)
@@ -695,8 +916,18 @@ void kp_udp_flow_packet(struct kp_engine *eng, struct kp_flow *f, int dir,
         f->app = app;
         f->app_kind = KP_APP_UDP;
     }
+    if (app->inspected == 0) {
+        app->media.zoom_server_dir = -1;
+        kp_rtp_track_init(&app->media.track);
+    }
     app->inspected++;
     uint8_t b0;
+    bool zoom_port = kp_zoom_is_server_port(pkt->sport) || kp_zoom_is_server_port(pkt->dport);
+    if (zoom_port) {
+        zoom_datagram(app, eng, dir, pkt, true);
+    } else if (app->inspected == 1 && pkt->payload.len >= 3 && pkt->payload.p[0] == 0x1f) {
+        zoom_datagram(app, eng, dir, pkt, false); /* a Zoom peer-to-peer hello */
+    }
     if (kp_rd_peek_u8(&pkt->payload, 0, &b0)) {
         /* RFC 7983 5 / RFC 9443 3: the first byte decides */
         if (b0 == 0x01 && (pkt->sport == 5246 || pkt->dport == 5246)) {
@@ -707,8 +938,14 @@ void kp_udp_flow_packet(struct kp_engine *eng, struct kp_flow *f, int dir,
             }
         } else if (b0 <= 3) {
             stun_datagram(eng, f, dir, pkt);
-        } else if (b0 >= 64 && b0 <= 79) {
+        } else if (b0 >= 64 && b0 <= 79 && app->turn.nchan > 0) {
             channel_datagram(eng, f, dir, pkt);
+        } else if (b0 >= 'A' && b0 <= 'Z') {
+            sip_datagram(eng, f, dir, pkt);
+        } else if (b0 >= 16 && b0 <= 19) {
+            zrtp_datagram(eng, f, dir, pkt);
+        } else if (b0 >= 128 && b0 <= 191 && !(app->seen & SEEN_ZOOM)) {
+            rtp_datagram(app, eng, pkt);
         } else if (b0 >= 20 && b0 <= 63) {
             dtls_datagram(eng, f, dir, pkt, pkt->payload, NULL, 0);
         } else if (b0 >= 192) {
@@ -725,7 +962,14 @@ void kp_udp_flow_packet(struct kp_engine *eng, struct kp_flow *f, int dir,
     }
     if (app->inspected >= KP_UDP_INSPECT && !worth_keeping(app)) {
         emit_dtls(eng, f);
-        free_app(f);
+        if (app->seen & (SEEN_ZOOM | SEEN_RTP)) {
+            /* a media flow: stop looking, keep only the small record the
+             * media event is made of at the flow's end */
+            free_dtls(app);
+            free_quic(app);
+        } else {
+            free_app(f);
+        }
         f->bypass = 1;
     }
 }
@@ -735,6 +979,7 @@ void kp_udp_flow_release(struct kp_engine *eng, struct kp_flow *f)
     struct kp_udp_app *app = f->app;
     if (app != NULL) {
         emit_dtls(eng, f);
+        emit_media(eng, f);
     }
     free_app(f);
 }

@@ -27,7 +27,7 @@ struct cli {
     int json;
     int quiet;
     int verbose;
-    uint64_t keys, flagged, anomalies;
+    uint64_t keys, flagged, anomalies, media, media_linked;
     char countries[64][3];
     size_t ncountries;
     FILE *out;
@@ -167,6 +167,9 @@ static void on_event(const struct kp_event *ev, void *user)
         c->keys++;
         c->flagged += kp_event_int(ev, KP_F_FLAGGED) ? 1 : 0;
         note_country(c, kp_event_str(ev, KP_F_ISSUER_COUNTRY));
+    } else if (t == KP_EV_MEDIA) {
+        c->media++;
+        c->media_linked += kp_event_str(ev, KP_F_LINKED_ISSUER_IP)[0] != '\0' ? 1 : 0;
     } else {
         c->anomalies++;
     }
@@ -190,7 +193,17 @@ static void on_event(const struct kp_event *ev, void *user)
         }
     } else if (t == KP_EV_KEY) {
         print_key_human(c, ev);
-    } else if (c->verbose) {
+    } else if (t == KP_EV_MEDIA && c->verbose) {
+        const char *sip = kp_event_str(ev, KP_F_ISSUER_IP);
+        const char *cc = kp_event_str(ev, KP_F_ISSUER_COUNTRY);
+        const char *link = kp_event_str(ev, KP_F_LINKED_ISSUER_IP);
+        fprintf(c->out, "media   %-10s %-20s %s:%" PRId64 " <-> %s:%" PRId64 "  %s  %" PRId64
+                        " packets  keys from %s\n",
+                kp_event_str(ev, KP_F_SERVICE), kp_event_str(ev, KP_F_MEDIA_KIND),
+                kp_event_str(ev, KP_F_CLIENT_IP), kp_event_int(ev, KP_F_CLIENT_PORT), sip,
+                kp_event_int(ev, KP_F_ISSUER_PORT), cc[0] != '\0' ? cc : "??",
+                kp_event_int(ev, KP_F_PACKETS), link[0] != '\0' ? link : "(not seen)");
+    } else if (t == KP_EV_ANOMALY && c->verbose) {
         fprintf(c->out, "anomaly %s ", kp_event_str(ev, KP_F_ANOMALY));
         put_safe(c->out, kp_event_str(ev, KP_F_REASON));
         fputc('\n', c->out);
@@ -502,18 +515,21 @@ int main(int argc, char **argv)
                ",\"ip_fragments\":%" PRIu64 ",\"undecodable\":%" PRIu64 ",\"flows\":%" PRIu64
                ",\"flows_evicted_idle\":%" PRIu64 ",\"flows_evicted_full\":%" PRIu64
                ",\"tls_handshakes\":%" PRIu64 ",\"reasm_overflow\":%" PRIu64
-               ",\"key_records\":%" PRIu64 ",\"flagged\":%" PRIu64,
+               ",\"key_records\":%" PRIu64 ",\"flagged\":%" PRIu64 ",\"media_flows\":%" PRIu64,
                KP_EVENT_SCHEMA_VERSION, st.packets, st.bytes, st.ipv4, st.ipv6, st.tcp, st.udp,
                st.ip_fragments, st.undecodable, st.flows_created, st.flows_evicted_idle,
                st.flows_evicted_full, st.tls_handshakes, st.reasm_overflow, st.key_records,
-               st.flagged);
+               st.flagged, st.media_flows);
         if (have_kstats) {
             printf(",\"kernel_received\":%" PRIu64 ",\"kernel_dropped\":%" PRIu64
                    ",\"interface_dropped\":%" PRIu64, krecv, kdrop, kifdrop);
         }
         printf(",\"truncated\":%s}\n", end == KP_CAP_ERROR ? "true" : "false");
     } else if (!cli.out_broken && !cli.quiet) {
-        if (cli.keys == 0) {
+        if (cli.keys == 0 && cli.media > 0) {
+            printf("no key exchange visible: only media (%" PRIu64 " flows); the keys were agreed "
+                   "outside this capture or end to end\n", cli.media);
+        } else if (cli.keys == 0) {
             printf("no conferencing key exchange seen%s\n",
                    cfg.report_all ? "" : " (--all reports every TLS handshake)");
         }
@@ -524,6 +540,10 @@ int main(int argc, char **argv)
             for (size_t i = 0; i < cli.ncountries; i++) {
                 printf(" %s", cli.countries[i]);
             }
+        }
+        if (cli.media > 0) {
+            printf("\n%" PRIu64 " media flow%s, %" PRIu64 " tied to a key exchange seen here (-v lists them)",
+                   cli.media, cli.media == 1 ? "" : "s", cli.media_linked);
         }
         printf("\n%" PRIu64 " packets, %" PRIu64 " flows, %" PRIu64 " TLS handshakes from %s\n",
                st.packets, st.flows_created, st.tls_handshakes, kp_capture_source(cap));

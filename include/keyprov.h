@@ -151,12 +151,13 @@ struct kp_stats {
     uint64_t tls_handshakes, tls_malformed;
     uint64_t reasm_overflow;     /* TCP directions that hit reasm_limit */
     uint64_t key_records, flagged;
+    uint64_t media_flows;        /* media flows reported (Zoom media, RTP, SRTP) */
 };
 KP_API void kp_engine_stats(const struct kp_engine *eng, struct kp_stats *out);
 
 /* ------------------------------------------------------------- events */
 
-enum kp_event_type { KP_EV_KEY = 1, KP_EV_ANOMALY = 2 };
+enum kp_event_type { KP_EV_KEY = 1, KP_EV_ANOMALY = 2, KP_EV_MEDIA = 3 };
 
 enum kp_field {
     KP_F_SERVICE = 1,      /* str */
@@ -179,7 +180,10 @@ enum kp_field {
     KP_F_ANOMALY,          /* str: the anomaly's name */
     KP_F_TS_US,            /* int */
     KP_F_PROTO,            /* str: tcp, udp */
-    KP_F_ISSUER_SCOPE      /* str: "private", "loopback", ... (not geolocated); "" if global */
+    KP_F_ISSUER_SCOPE,     /* str: "private", "loopback", ... (not geolocated); "" if global */
+    KP_F_MEDIA_KIND,       /* str, media events: "zoom", "rtp", "srtp" (issuer fields = server) */
+    KP_F_PACKETS,          /* int, media events */
+    KP_F_LINKED_ISSUER_IP  /* str, media events: the key issuer the flow belongs to, "" if none */
 };
 
 KP_API enum kp_event_type kp_event_type(const struct kp_event *ev);

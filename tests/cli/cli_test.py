@@ -161,6 +161,38 @@ def test_real_zoom_moved_to_beijing():
           and fl[0]['issuer']['asn'] == 55960, json.dumps(fl))
 
 
+def test_sdes_cleartext():
+    """SIP over UDP with a=crypto: the key is exposed, reported by suite and
+    hash, always flagged, and never printed."""
+    import base64
+    import hashlib
+    key = os.urandom(30)  # AES_CM_128 master key (16) + salt (14)
+    b64 = base64.b64encode(key).decode()
+    sdp = ('v=0\r\no=alice 1 1 IN IP4 203.0.113.5\r\ns=-\r\nc=IN IP4 203.0.113.5\r\nt=0 0\r\n'
+           'm=audio 40000 RTP/SAVP 0\r\na=crypto:1 AES_CM_128_HMAC_SHA1_80 inline:%s|2^31\r\n' % b64)
+    sip = ('INVITE sip:bob@198.51.100.7 SIP/2.0\r\nVia: SIP/2.0/UDP 203.0.113.5:5060;branch=z9hG4bK1\r\n'
+           'From: <sip:alice@203.0.113.5>;tag=1\r\nTo: <sip:bob@198.51.100.7>\r\nCall-ID: kp-test-1\r\n'
+           'CSeq: 1 INVITE\r\nContact: <sip:alice@203.0.113.5>\r\nContent-Type: application/sdp\r\n'
+           'Content-Length: %d\r\n\r\n%s' % (len(sdp), sdp)).encode()
+    frame = pcaptool.udp_frame('203.0.113.5', '198.51.100.7', 5060, 5060, sip)
+    path = os.path.join(TMP, 'sdes.pcap')
+    pcaptool.write_pcap(path, 1, [(1700000000, 0, len(frame), frame), (1700000000, 500, len(frame), frame)])
+    rc, out, err = kp('--json', '-r', path)
+    ks = events(out)
+    want = hashlib.sha256(key).hexdigest()[:32]
+    check('SDES in cleartext SIP: one sdes-cleartext record, flagged without any policy, exit 1',
+          rc == 1 and len(ks) == 1 and ks[0]['mechanism'] == 'sdes-cleartext' and ks[0]['flagged'] is True
+          and ks[0]['reason'].startswith('SRTP key exposed in cleartext SDP'), out)
+    if ks:
+        check('SDES record: suite and key hash, issuer = the SDP writer',
+              ks[0].get('sdes', {}).get('suite') == 'AES_CM_128_HMAC_SHA1_80'
+              and ks[0]['sdes']['key_sha256_128'] == want and ks[0]['issuer']['ip'] == '203.0.113.5',
+              json.dumps(ks[0]))
+    rc2, out2, err2 = kp('-v', '-r', path)
+    leaked = [t for t in (out, err, out2, err2) if b64 in t or b64[:16] in t or key.hex() in t]
+    check('the SDES key never appears in any output', not leaked and 'FLAGGED' in out2)
+
+
 def test_inputs():
     with open(CITIZEN, 'rb') as f:
         rc, out, _ = kp('--json', '-r', '-', stdin=f)
@@ -244,6 +276,7 @@ def main():
             test_golden()
             test_regenerated_samples()
             test_real_zoom_moved_to_beijing()
+        test_sdes_cleartext()
         test_inputs()
         test_bad_input()
     finally:

@@ -74,3 +74,17 @@ def rewrite_ipv4(data, old, new):
                 c = 0xffff
             b[l4 + off:l4 + off + 2] = struct.pack('!H', c)
     return bytes(b)
+
+
+def udp_frame(src, dst, sport, dport, payload):
+    """An Ethernet/IPv4/UDP frame with correct checksums (src, dst: dotted quads)."""
+    import socket
+    s4, d4 = socket.inet_aton(src), socket.inet_aton(dst)
+    ulen = 8 + len(payload)
+    ip = bytearray(struct.pack('!BBHHHBBH4s4s', 0x45, 0, 20 + ulen, 1, 0x4000, 64, 17, 0, s4, d4))
+    ip[10:12] = struct.pack('!H', _csum(bytes(ip)))
+    udp = bytearray(struct.pack('!HHHH', sport, dport, ulen, 0)) + payload
+    c = _csum(s4 + d4 + struct.pack('!BBH', 0, 17, ulen) + bytes(udp)) or 0xffff
+    udp[6:8] = struct.pack('!H', c)
+    eth = b'\x02\x00\x00\x00\x00\x02' + b'\x02\x00\x00\x00\x00\x01' + b'\x08\x00'
+    return eth + bytes(ip) + bytes(udp)
