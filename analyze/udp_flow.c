@@ -925,8 +925,11 @@ void kp_udp_flow_packet(struct kp_engine *eng, struct kp_flow *f, int dir,
     bool zoom_port = kp_zoom_is_server_port(pkt->sport) || kp_zoom_is_server_port(pkt->dport);
     if (zoom_port) {
         zoom_datagram(app, eng, dir, pkt, true);
-    } else if (app->inspected == 1 && pkt->payload.len >= 3 && pkt->payload.p[0] == 0x1f) {
-        zoom_datagram(app, eng, dir, pkt, false); /* a Zoom peer-to-peer hello */
+    } else if (app->media.zoom > 0 ||
+               (app->inspected == 1 && pkt->payload.len >= 3 && pkt->payload.p[0] == 0x1f)) {
+        /* a Zoom peer-to-peer flow opens with a hello (1f 02 01), then
+         * carries the inner media header at offset 0 */
+        zoom_datagram(app, eng, dir, pkt, false);
     }
     if (kp_rd_peek_u8(&pkt->payload, 0, &b0)) {
         /* RFC 7983 5 / RFC 9443 3: the first byte decides */

@@ -13,7 +13,10 @@
    server reply, offered) and the QUIC server names keyprov reports equal
    those tshark saw (media_expected.tsv, written by make-expected-media).
 
-usage: corpus_test.py KEYPROV PCAP_DIR EXPECTED_TSV MEDIA_EXPECTED_TSV
+4. The key records and media flows of keys_expected.tsv are reported with
+   the default options (the service, mechanism and issuer a user reads).
+
+usage: corpus_test.py KEYPROV PCAP_DIR EXPECTED_TSV MEDIA_EXPECTED_TSV KEYS_EXPECTED_TSV
 """
 import json
 import os
@@ -87,8 +90,46 @@ def compare_media(cap, events, want):
     return n
 
 
+def check_keys(keyprov, pcap_dir, keys_tsv):
+    rows = [l.rstrip('\n').split('\t') for l in open(keys_tsv, encoding='utf-8')
+            if l.strip() and not l.startswith('#')]
+    outputs = {}
+    fails = 0
+    for cap, ev, svc, mech, who, extra in rows:
+        if cap not in outputs:
+            p = subprocess.run([keyprov, '--json', '-r', os.path.join(pcap_dir, cap)],
+                               capture_output=True, timeout=120)
+            outputs[cap] = [json.loads(l) for l in p.stdout.decode().splitlines()]
+        evs = outputs[cap]
+        if ev == 'none':
+            bad = [e for e in evs if e['event_type'] == 'key']
+            if bad:
+                print('FAIL %s: expected no key record, got %s' % (cap, bad[0]))
+                fails += 1
+            continue
+        found = False
+        for e in evs:
+            if e['event_type'] != ev or e['service'] != svc:
+                continue
+            if ev == 'key':
+                if e['mechanism'] != mech or (who != '*' and endpoint(e['issuer']) != who):
+                    continue
+                if extra.startswith('sni=') and e['issuer']['sni'] != extra[4:]:
+                    continue
+                if extra.startswith('relay=') and e.get('relay', {}).get('ip') != extra[6:]:
+                    continue
+            elif e['kind'] != mech or endpoint(e['server']) != who:
+                continue
+            found = True
+            break
+        if not found:
+            print('FAIL %s: no %s event %s %s %s %s' % (cap, ev, svc, mech, who, extra))
+            fails += 1
+    return len(rows), fails
+
+
 def main():
-    keyprov, pcap_dir, expected_tsv, media_tsv = sys.argv[1:5]
+    keyprov, pcap_dir, expected_tsv, media_tsv, keys_tsv = sys.argv[1:6]
     if not os.path.isdir(pcap_dir):
         fail_missing(pcap_dir)
     expected = {}
@@ -141,8 +182,11 @@ def main():
             for v in sorted(extra):
                 print('FAIL %s: keyprov reports %s %r, tshark does not' % (cap, kind, v))
                 failures += 1
+    nkeys, kfail = check_keys(keyprov, pcap_dir, keys_tsv)
+    failures += kfail
     print('corpus: %d captures run, %d TLS and %d UDP key-exchange captures compared with tshark, '
-          '%d failures' % (len(captures), checked_tls, checked_media, failures))
+          '%d expected key/media records checked, %d failures'
+          % (len(captures), checked_tls, checked_media, nkeys, failures))
     print('%d passed, %d failed' % (len(captures) - failures if failures < len(captures) else 0,
                                     failures))
     return 1 if failures else 0
