@@ -68,6 +68,7 @@ struct kp_media_rec {
     uint64_t packets, bytes;
     uint32_t ssrc;           /* first validated SSRC (0 if none) */
     uint32_t ssrc_count;
+    int payload_type;        /* RTP payload type of the validated stream, -1 if none */
     char linked_issuer_ip[46]; /* the key issuer this flow is tied to ("" if none) */
     uint16_t linked_issuer_port;
     const char *linked_mechanism;

@@ -250,6 +250,11 @@ static void media_json(struct kp_jw *w, const struct kp_media_rec *m)
     kp_jw_int(w, "packets", (int64_t)m->packets);
     kp_jw_int(w, "bytes", (int64_t)m->bytes);
     kp_jw_int(w, "ssrc_count", m->ssrc_count);
+    if (m->payload_type >= 0) {
+        kp_jw_int(w, "payload_type", m->payload_type);
+    } else {
+        kp_jw_null(w, "payload_type");
+    }
     if (m->linked_issuer_ip[0] != '\0') {
         kp_jw_obj_open(w, "key_exchange");
         kp_jw_str(w, "mechanism", m->linked_mechanism);

@@ -865,6 +865,10 @@ static void emit_media(struct kp_engine *eng, struct kp_flow *f)
         }
         if (e != NULL) {
             kp_media_add_evidence(&m, e->sdes ? "sdp.announced.sdes" : "sdp.announced");
+            if (!e->srtp) {
+                /* RFC 3551 RTP/AVP: the announced media is not encrypted */
+                kp_media_add_evidence(&m, "sdp.rtp_avp.unencrypted");
+            }
         }
     }
     kp_flow_endpoint(f, sdir, &m.server, &m.server_port);
@@ -880,6 +884,7 @@ static void emit_media(struct kp_engine *eng, struct kp_flow *f)
         }
     }
     m.ssrc = ms->track.rtp_ssrc;
+    m.payload_type = ms->track.is_rtp ? ms->track.rtp_pt : -1;
     for (size_t i = 0; i < KP_RTP_TRACK_SLOTS; i++) {
         m.ssrc_count += ms->track.slot[i].used ? 1 : 0;
     }
