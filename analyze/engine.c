@@ -243,12 +243,13 @@ void kp_engine_emit_key(struct kp_engine *eng, struct kp_key_rec *k)
             kp_geo_lookup_addr(eng->cfg.geo, &k->relay, &k->relay_geo);
         }
     }
-    k->flagged = kp_policy_eval(eng->cfg.policy, k->geo.country, k->geo.asn,
+    k->flagged = kp_policy_eval(eng->cfg.policy, k->service, k->geo.country, k->geo.asn,
                                 k->issuer_scope != NULL, k->reason, sizeof(k->reason));
     if (!k->flagged) {
         k->reason[0] = '\0';
     }
-    if (strcmp(k->mechanism, "sdes-cleartext") == 0) {
+    if (strcmp(k->mechanism, "sdes-cleartext") == 0 &&
+        kp_policy_cleartext(eng->cfg.policy) == KP_POLICY_VIOLATION) {
         /* RFC 4568 8.3: SDES keys must only travel in encrypted signalling.
          * In clear, anyone on the path can decrypt the media: always a
          * violation, whatever the policy says about places. */

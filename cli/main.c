@@ -59,6 +59,7 @@ static void usage(FILE *fp)
           "  --flag LIST        flag keys issued in these places: ISO country codes, @GROUPs\n"
           "                     (@CN @EU @EEA @FVEY @NATO @RU) and ASNs, e.g. CN,HK or AS55960\n"
           "  --allow LIST       flag keys issued anywhere but these countries/@GROUPs\n"
+          "  --policy FILE      rules per service, cleartext and unknown keys (docs/policy.md)\n"
           "  --all              also report TLS handshakes of services the rules do not know\n"
           "  --rules FILE       service rules (default: built in, data/services.rules)\n"
           "output:\n"
@@ -324,7 +325,7 @@ static unsigned long parse_num(const char *s, const char *what, unsigned long ma
 int main(int argc, char **argv)
 {
     enum { OPT_JSON = 256, OPT_ALL, OPT_FLAG, OPT_ALLOW, OPT_GEO_C, OPT_GEO_A, OPT_NO_GEO,
-           OPT_RULES, OPT_MAX_FLOWS };
+           OPT_RULES, OPT_MAX_FLOWS, OPT_POLICY };
     static const struct option longopts[] = {
         {"json", no_argument, NULL, OPT_JSON},
         {"all", no_argument, NULL, OPT_ALL},
@@ -334,6 +335,7 @@ int main(int argc, char **argv)
         {"geo-asn", required_argument, NULL, OPT_GEO_A},
         {"no-geo", no_argument, NULL, OPT_NO_GEO},
         {"rules", required_argument, NULL, OPT_RULES},
+        {"policy", required_argument, NULL, OPT_POLICY},
         {"max-flows", required_argument, NULL, OPT_MAX_FLOWS},
         {"version", no_argument, NULL, 'V'},
         {"help", no_argument, NULL, 'h'},
@@ -374,6 +376,14 @@ int main(int argc, char **argv)
         case OPT_ALLOW:
             if ((opt == OPT_FLAG ? kp_policy_flag : kp_policy_allow)(pol, optarg, err, sizeof(err)) != KP_OK) {
                 fprintf(stderr, "keyprov: %s: %s\n", opt == OPT_FLAG ? "--flag" : "--allow", err);
+                kp_policy_free(pol);
+                return EXIT_USAGE;
+            }
+            has_policy = 1;
+            break;
+        case OPT_POLICY:
+            if (kp_policy_load(pol, optarg, err, sizeof(err)) != KP_OK) {
+                fprintf(stderr, "keyprov: %s\n", err);
                 kp_policy_free(pol);
                 return EXIT_USAGE;
             }

@@ -95,6 +95,16 @@ KP_API int kp_policy_flag(struct kp_policy *pol, const char *spec, char *err, si
  * keys issued outside the listed countries are flagged. */
 KP_API int kp_policy_allow(struct kp_policy *pol, const char *spec, char *err, size_t errlen);
 
+/* Add the rules of a policy file (format: docs/policy.md; example:
+ * samples/policy-example.conf): flag and allow lists, per-service allowed
+ * regions, and what to make of keys exposed in clear or not visible.  On a
+ * bad line returns KP_EFORMAT with "FILE:LINE:COLUMN: what is wrong" in err;
+ * KP_EIO if the file cannot be read. */
+KP_API int kp_policy_load(struct kp_policy *pol, const char *path, char *err, size_t errlen);
+
+/* What a policy makes of a finding. */
+enum kp_policy_action { KP_POLICY_ALLOW = 0, KP_POLICY_REVIEW = 1, KP_POLICY_VIOLATION = 2 };
+
 /* ------------------------------------------------------------- engine */
 
 struct kp_engine;
