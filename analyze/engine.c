@@ -1,14 +1,17 @@
 /* The engine: frames in, events out.  See keyprov.h for the contract. */
 #include "engine.h"
 
+#include <ctype.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <sys/random.h>
 
 #include "classify.h"
 #include "geo.h"
 #include "policy.h"
+#include "session.h"
 
 #define DEFAULT_MAX_FLOWS 262144u
 #define DEFAULT_IDLE_S 120u
@@ -137,6 +140,7 @@ KP_API void kp_engine_free(struct kp_engine *eng)
         kp_flow_table_flush(eng->flows);
         kp_flow_table_free(eng->flows);
     }
+    kp_session_free_all(eng);
     kp_rules_free(eng->rules);
     free(eng->scratch);
     free(eng);
@@ -199,6 +203,7 @@ KP_API int kp_engine_feed(struct kp_engine *eng, int linktype, uint64_t ts_us,
 KP_API void kp_engine_finish(struct kp_engine *eng)
 {
     kp_flow_table_flush(eng->flows);
+    kp_session_finish(eng);
 }
 
 KP_API void kp_engine_stats(const struct kp_engine *eng, struct kp_stats *out)
@@ -218,6 +223,98 @@ void kp_flow_endpoint(const struct kp_flow *f, int dir, struct kp_addr *a, uint1
     bool sender_is_a = (dir == 0) == (f->init_is_a != 0);
     *a = sender_is_a ? f->key.a : f->key.b;
     *port = sender_is_a ? f->key.pa : f->key.pb;
+}
+
+/* The country a host name points to: its ccTLD (RFC 1591), or a location
+ * label (airport code) as operators put in server names
+ * ("media-mxp1-1.cdn.whatsapp.net": Milan).  Generic-use ccTLDs say
+ * nothing and are skipped. */
+static const struct {
+    const char *label;
+    const char *cc;
+} region_labels[] = {
+    {"sjc", "US"}, {"iad", "US"}, {"dfw", "US"}, {"ord", "US"}, {"lax", "US"}, {"sea", "US"},
+    {"atl", "US"}, {"mia", "US"}, {"ewr", "US"}, {"yyz", "CA"}, {"yul", "CA"}, {"yvr", "CA"},
+    {"lhr", "GB"}, {"ams", "NL"}, {"fra", "DE"}, {"cdg", "FR"}, {"mad", "ES"}, {"mxp", "IT"},
+    {"arn", "SE"}, {"hel", "FI"}, {"waw", "PL"}, {"zrh", "CH"}, {"vie", "AT"}, {"dub", "IE"},
+    {"hkg", "HK"}, {"sin", "SG"}, {"nrt", "JP"}, {"kix", "JP"}, {"icn", "KR"}, {"syd", "AU"},
+    {"mel", "AU"}, {"bom", "IN"}, {"maa", "IN"}, {"gru", "BR"}, {"pek", "CN"}, {"pvg", "CN"},
+    {"can", "CN"}, {"szx", "CN"}, {"tpe", "TW"}, {"jnb", "ZA"}, {"dxb", "AE"},
+};
+
+static const char *const generic_cctlds[] = {"io", "co", "me", "tv", "ai", "ly", "fm", "gg", "so",
+                                              "to", "cc", "ws", "la", "am", "im", "sh", "vc", "gl",
+                                              "us", "eu", "ac", "ag", "bz", "nu", "tk", "ms", "st"};
+
+static bool name_country(const char *name, char out[3], const char **how)
+{
+    size_t n = strlen(name);
+    const char *dot = strrchr(name, '.');
+    if (dot != NULL && n - (size_t)(dot + 1 - name) == 2) {
+        const char *tld = dot + 1;
+        bool generic = false;
+        for (size_t i = 0; i < sizeof(generic_cctlds) / sizeof(generic_cctlds[0]); i++) {
+            generic |= strncasecmp(tld, generic_cctlds[i], 2) == 0;
+        }
+        if (!generic && isalpha((unsigned char)tld[0]) && isalpha((unsigned char)tld[1])) {
+            out[0] = (char)toupper((unsigned char)tld[0]);
+            out[1] = (char)toupper((unsigned char)tld[1]);
+            out[2] = '\0';
+            if (out[0] == 'U' && out[1] == 'K') {
+                out[1] = 'B', out[0] = 'G';
+            }
+            *how = "cctld";
+            return true;
+        }
+    }
+    /* labels split at '.' and '-', trailing digits dropped */
+    const char *p = name;
+    while (*p != '\0') {
+        const char *s = p;
+        while (*p != '\0' && *p != '.' && *p != '-') {
+            p++;
+        }
+        size_t len = (size_t)(p - s);
+        while (len > 0 && isdigit((unsigned char)s[len - 1])) {
+            len--;
+        }
+        for (size_t i = 0; len == 3 && i < sizeof(region_labels) / sizeof(region_labels[0]); i++) {
+            if (strncasecmp(s, region_labels[i].label, 3) == 0) {
+                memcpy(out, region_labels[i].cc, 3);
+                *how = "region-label";
+                return true;
+            }
+        }
+        if (*p != '\0') {
+            p++;
+        }
+    }
+    return false;
+}
+
+/* Besides IP geolocation, what the wire says about where the issuer is:
+ * the certificate's C= and the server name.  A disagreement is reported,
+ * never silently resolved (the IP decides the policy). */
+static void corroborate(struct kp_key_rec *k)
+{
+    const char *ip = k->geo.country;
+    k->name_country[0] = '\0';
+    k->name_country_how = NULL;
+    k->corroboration_note[0] = '\0';
+    if (k->sni_len > 0 && k->sni_len == strlen(k->sni)) {
+        (void)name_country(k->sni, k->name_country, &k->name_country_how);
+    }
+    if (ip[0] == '\0') {
+        return;
+    }
+    if (k->cert_country[0] != '\0' && strcasecmp(k->cert_country, ip) != 0) {
+        snprintf(k->corroboration_note, sizeof(k->corroboration_note),
+                 "IP in %s, certificate C=%s", ip, k->cert_country);
+    } else if (k->name_country[0] != '\0' && strcmp(k->name_country, ip) != 0) {
+        snprintf(k->corroboration_note, sizeof(k->corroboration_note),
+                 "IP in %s, server name %s suggests %s", ip,
+                 strcmp(k->name_country_how, "cctld") == 0 ? "domain" : "label", k->name_country);
+    }
 }
 
 void kp_key_add_evidence(struct kp_key_rec *k, const char *what)
@@ -265,6 +362,7 @@ void kp_engine_emit_key(struct kp_engine *eng, struct kp_key_rec *k)
         }
         k->flagged = 1;
     }
+    corroborate(k);
     struct kp_link *l = &eng->links[eng->next_link++ % KP_LINKS];
     l->client = k->client;
     l->issuer = k->issuer;
@@ -275,9 +373,10 @@ void kp_engine_emit_key(struct kp_engine *eng, struct kp_key_rec *k)
     eng->st.key_records++;
     eng->st.flagged += k->flagged ? 1 : 0;
     if (eng->cfg.on_event != NULL) {
-        struct kp_event ev = {.type = KP_EV_KEY, .key = k, .anomaly = NULL, .media = NULL};
+        struct kp_event ev = {.type = KP_EV_KEY, .key = k};
         eng->cfg.on_event(&ev, eng->cfg.user);
     }
+    kp_session_add_key(eng, k);
 }
 
 void kp_media_add_evidence(struct kp_media_rec *m, const char *what)
@@ -298,9 +397,10 @@ void kp_engine_emit_media(struct kp_engine *eng, struct kp_media_rec *m)
     }
     eng->st.media_flows++;
     if (eng->cfg.on_event != NULL) {
-        struct kp_event ev = {.type = KP_EV_MEDIA, .key = NULL, .anomaly = NULL, .media = m};
+        struct kp_event ev = {.type = KP_EV_MEDIA, .media = m};
         eng->cfg.on_event(&ev, eng->cfg.user);
     }
+    kp_session_add_media(eng, m);
 }
 
 const struct kp_link *kp_engine_find_link(const struct kp_engine *eng, const struct kp_addr *client,
@@ -372,6 +472,6 @@ void kp_engine_anomaly(struct kp_engine *eng, const struct kp_pkt *pkt, const ch
     a.src_port = pkt->sport;
     a.dst_port = pkt->dport;
     snprintf(a.detail, sizeof(a.detail), "%s", detail);
-    struct kp_event ev = {.type = KP_EV_ANOMALY, .key = NULL, .anomaly = &a, .media = NULL};
+    struct kp_event ev = {.type = KP_EV_ANOMALY, .anomaly = &a};
     eng->cfg.on_event(&ev, eng->cfg.user);
 }

@@ -44,6 +44,10 @@ struct kp_key_rec {
     size_t n_evidence;
     int flagged;
     char reason[200];
+    /* Corroboration (beyond IP geolocation): what the names say. */
+    char name_country[3];        /* from the server name's ccTLD or a region label */
+    const char *name_country_how; /* "cctld", "region-label" */
+    char corroboration_note[120]; /* a disagreement, e.g. "IP in CN, certificate C=US" */
 };
 
 struct kp_anomaly {
@@ -76,11 +80,66 @@ struct kp_media_rec {
     size_t n_evidence;
 };
 
+/* Sessions: one client, one service (session.c). */
+#define KP_SESSIONS 1024
+#define KP_SESSION_HOLDERS 8
+#define KP_SESSION_FLOWS 16
+#define KP_SESSION_REASONS 4
+#define KP_SESSION_NOTES 4
+
+struct kp_holder {
+    struct kp_addr addr;
+    uint16_t port;
+    char ip[46];
+    struct kp_geo_info geo;
+    const char *scope;
+    const char *mechanism;
+    const char *confidence;
+    char sni[128];
+    int flagged;
+    char reason[200];
+};
+
+struct kp_sess_flow {
+    const char *proto;
+    uint16_t client_port;
+    char server[64];       /* ip:port */
+    const char *role;      /* "key-exchange", "relayed-key-exchange", "relay", "media", ... */
+    const char *link;      /* why it belongs to this session */
+};
+
+struct kp_session {
+    uint32_t id;
+    struct kp_addr client;
+    char client_ip[46];
+    const char *service;
+    uint64_t first_us, last_us;
+    uint32_t keys, media, flagged, cleartext, e2ee, server_keys, low_confidence;
+    uint8_t corroboration_conflict;
+    struct kp_holder holders[KP_SESSION_HOLDERS];
+    size_t nholders, holders_total;
+    struct kp_sess_flow flows[KP_SESSION_FLOWS];
+    size_t nflows, flows_total;
+    char reasons[KP_SESSION_REASONS][200];
+    size_t nreasons;
+    char notes[KP_SESSION_NOTES][200];
+    size_t nnotes;
+    const char *holder;    /* "server", "endpoints", "anyone-on-path", "unknown" */
+    const char *verdict;   /* "violation", "review", "ok" */
+};
+
+struct kp_sessions {
+    struct kp_session *s[KP_SESSIONS];
+    uint32_t next_id;
+    uint64_t last_sweep_us;
+};
+
 struct kp_event {
     enum kp_event_type type;
     const struct kp_key_rec *key;
     const struct kp_anomaly *anomaly;
     const struct kp_media_rec *media;
+    const struct kp_session *session;
 };
 
 /* Recent key issuers per client, so that media flows can name the key
@@ -123,6 +182,7 @@ struct kp_engine {
     uint8_t sdes_seen[KP_SDES_SEEN][16];
     unsigned next_sdes;
     uint64_t media_flows;
+    struct kp_sessions sessions;
 };
 
 #define KP_SCRATCH (1u << 17)

@@ -30,6 +30,17 @@ KP_API const char *kp_event_str(const struct kp_event *ev, enum kp_field f)
     if (ev->type == KP_EV_MEDIA) {
         return media_str(ev->media, f);
     }
+    if (ev->type == KP_EV_SESSION) {
+        const struct kp_session *s = ev->session;
+        switch (f) {
+        case KP_F_SERVICE: return s->service;
+        case KP_F_CLIENT_IP: return s->client_ip;
+        case KP_F_VERDICT: return s->verdict;
+        case KP_F_HOLDER: return s->holder;
+        case KP_F_REASON: return s->nreasons > 0 ? s->reasons[0] : "";
+        default: return NULL;
+        }
+    }
     if (ev->type == KP_EV_ANOMALY) {
         const struct kp_anomaly *a = ev->anomaly;
         switch (f) {
@@ -64,6 +75,19 @@ KP_API const char *kp_event_str(const struct kp_event *ev, enum kp_field f)
 
 KP_API int64_t kp_event_int(const struct kp_event *ev, enum kp_field f)
 {
+    if (ev->type == KP_EV_SESSION) {
+        const struct kp_session *s = ev->session;
+        switch (f) {
+        case KP_F_SESSION_ID: return s->id;
+        case KP_F_KEYS: return s->keys;
+        case KP_F_MEDIA: return s->media;
+        case KP_F_HOLDERS_N: return (int64_t)s->nholders;
+        case KP_F_REASONS_N: return (int64_t)s->nreasons;
+        case KP_F_FLAGGED: return s->flagged > 0 || strcmp(s->verdict, "violation") == 0;
+        case KP_F_TS_US: return (int64_t)s->first_us;
+        default: return 0;
+        }
+    }
     if (ev->type == KP_EV_MEDIA) {
         switch (f) {
         case KP_F_CLIENT_PORT: return ev->media->client_port;
@@ -91,6 +115,47 @@ KP_API int64_t kp_event_int(const struct kp_event *ev, enum kp_field f)
     case KP_F_TS_US: return (int64_t)k->ts_us;
     default: return 0;
     }
+}
+
+KP_API const char *kp_event_holder_str(const struct kp_event *ev, size_t i, enum kp_field f)
+{
+    if (ev->type != KP_EV_SESSION || i >= ev->session->nholders) {
+        return NULL;
+    }
+    const struct kp_holder *h = &ev->session->holders[i];
+    switch (f) {
+    case KP_F_ISSUER_IP: return h->ip;
+    case KP_F_ISSUER_COUNTRY: return h->geo.country;
+    case KP_F_ISSUER_AS_ORG: return h->geo.as_org;
+    case KP_F_ISSUER_SCOPE: return h->scope != NULL ? h->scope : "";
+    case KP_F_MECHANISM: return h->mechanism;
+    case KP_F_CONFIDENCE: return h->confidence;
+    case KP_F_SNI: return h->sni;
+    case KP_F_REASON: return h->reason;
+    default: return NULL;
+    }
+}
+
+KP_API int64_t kp_event_holder_int(const struct kp_event *ev, size_t i, enum kp_field f)
+{
+    if (ev->type != KP_EV_SESSION || i >= ev->session->nholders) {
+        return 0;
+    }
+    const struct kp_holder *h = &ev->session->holders[i];
+    switch (f) {
+    case KP_F_ISSUER_PORT: return h->port;
+    case KP_F_ISSUER_ASN: return h->geo.asn;
+    case KP_F_FLAGGED: return h->flagged;
+    default: return 0;
+    }
+}
+
+KP_API const char *kp_event_reason(const struct kp_event *ev, size_t i)
+{
+    if (ev->type != KP_EV_SESSION || i >= ev->session->nreasons) {
+        return NULL;
+    }
+    return ev->session->reasons[i];
 }
 
 /* RFC 3339 UTC with microseconds. */
@@ -191,6 +256,14 @@ static void key_json(struct kp_jw *w, const struct kp_key_rec *k)
         kp_jw_bool(w, "key_exposed", strcmp(k->mechanism, "sdes-cleartext") == 0);
         kp_jw_obj_close(w);
     }
+    kp_jw_obj_open(w, "corroboration");
+    str_or_null(w, "ip_country", k->geo.country);
+    str_or_null(w, "cert_country", k->cert_country);
+    str_or_null(w, "name_country", k->name_country);
+    str_or_null(w, "name_hint", k->name_country_how);
+    kp_jw_bool(w, "agree", k->corroboration_note[0] == '\0');
+    str_or_null(w, "note", k->corroboration_note);
+    kp_jw_obj_close(w);
     kp_jw_str(w, "confidence", k->confidence);
     kp_jw_arr_open(w, "evidence");
     for (size_t i = 0; i < k->n_evidence; i++) {
@@ -271,6 +344,76 @@ static void media_json(struct kp_jw *w, const struct kp_media_rec *m)
     kp_jw_arr_close(w);
 }
 
+static void session_json(struct kp_jw *w, const struct kp_session *s)
+{
+    char ts[48], last[48];
+    fmt_ts(s->first_us, ts, sizeof(ts));
+    fmt_ts(s->last_us, last, sizeof(last));
+    kp_jw_str(w, "event_type", "session");
+    kp_jw_int(w, "schema", KP_EVENT_SCHEMA_VERSION);
+    kp_jw_str(w, "ts", ts);
+    kp_jw_str(w, "last_ts", last);
+    kp_jw_int(w, "session_id", s->id);
+    kp_jw_str(w, "service", s->service);
+    kp_jw_obj_open(w, "client");
+    kp_jw_str(w, "ip", s->client_ip);
+    kp_jw_obj_close(w);
+    kp_jw_str(w, "verdict", s->verdict);
+    kp_jw_arr_open(w, "reasons");
+    for (size_t i = 0; i < s->nreasons; i++) {
+        kp_jw_str(w, NULL, s->reasons[i]);
+    }
+    kp_jw_arr_close(w);
+    kp_jw_str(w, "holder", s->holder);
+    kp_jw_arr_open(w, "key_holders");
+    for (size_t i = 0; i < s->nholders; i++) {
+        const struct kp_holder *h = &s->holders[i];
+        kp_jw_obj_open(w, NULL);
+        kp_jw_str(w, "ip", h->ip);
+        kp_jw_int(w, "port", h->port);
+        str_or_null(w, "country", h->geo.country);
+        str_or_null(w, "scope", h->scope);
+        if (h->geo.asn != 0) {
+            kp_jw_int(w, "asn", h->geo.asn);
+        } else {
+            kp_jw_null(w, "asn");
+        }
+        str_or_null(w, "as_org", h->geo.as_org);
+        str_or_null(w, "sni", h->sni);
+        kp_jw_str(w, "mechanism", h->mechanism);
+        kp_jw_str(w, "confidence", h->confidence);
+        kp_jw_bool(w, "flagged", h->flagged != 0);
+        if (h->flagged) {
+            kp_jw_str(w, "reason", h->reason);
+        }
+        kp_jw_obj_close(w);
+    }
+    kp_jw_arr_close(w);
+    if (s->holders_total > s->nholders) {
+        kp_jw_int(w, "key_holders_total", (int64_t)s->holders_total);
+    }
+    kp_jw_arr_open(w, "flows");
+    for (size_t i = 0; i < s->nflows; i++) {
+        const struct kp_sess_flow *f = &s->flows[i];
+        kp_jw_obj_open(w, NULL);
+        kp_jw_str(w, "proto", f->proto);
+        kp_jw_int(w, "client_port", f->client_port);
+        kp_jw_str(w, "server", f->server);
+        kp_jw_str(w, "role", f->role);
+        kp_jw_str(w, "link", f->link);
+        kp_jw_obj_close(w);
+    }
+    kp_jw_arr_close(w);
+    kp_jw_int(w, "flows_total", (int64_t)s->flows_total);
+    kp_jw_int(w, "keys", s->keys);
+    kp_jw_int(w, "media", s->media);
+    kp_jw_arr_open(w, "notes");
+    for (size_t i = 0; i < s->nnotes; i++) {
+        kp_jw_str(w, NULL, s->notes[i]);
+    }
+    kp_jw_arr_close(w);
+}
+
 KP_API size_t kp_event_json(const struct kp_event *ev, char *buf, size_t len)
 {
     struct kp_jw w;
@@ -280,6 +423,8 @@ KP_API size_t kp_event_json(const struct kp_event *ev, char *buf, size_t len)
         key_json(&w, ev->key);
     } else if (ev->type == KP_EV_MEDIA) {
         media_json(&w, ev->media);
+    } else if (ev->type == KP_EV_SESSION) {
+        session_json(&w, ev->session);
     } else {
         anomaly_json(&w, ev->anomaly);
     }

@@ -28,6 +28,8 @@ struct cli {
     int quiet;
     int verbose;
     uint64_t keys, flagged, anomalies, media, media_linked;
+    uint64_t sessions, s_violation, s_review, s_ok;
+    int color;
     char countries[64][3];
     size_t ncountries;
     FILE *out;
@@ -64,8 +66,9 @@ static void usage(FILE *fp)
           "  --rules FILE       service rules (default: built in, data/services.rules)\n"
           "output:\n"
           "  --json             JSON Lines events (schema in docs/events.md)\n"
-          "  -q                 no summary, only the key lines\n"
-          "  -v                 more detail per key (certificate, TLS, evidence)\n"
+          "  -q                 no summary and no progress line\n"
+          "  -v                 also each key record, media flow and anomaly\n"
+          "  --color WHEN       never, always or auto (default: when stdout is a terminal)\n"
           "geolocation:\n"
           "  --geo-country PATH country database (MaxMind DB); env KEYPROV_GEO_COUNTRY\n"
           "  --geo-asn PATH     ASN database (MaxMind DB); env KEYPROV_GEO_ASN\n"
@@ -160,6 +163,86 @@ static void print_key_human(struct cli *c, const struct kp_event *ev)
     }
 }
 
+#define C_RED "\033[1;31m"
+#define C_YEL "\033[1;33m"
+#define C_GRN "\033[32m"
+#define C_OFF "\033[0m"
+
+static void holder_text(FILE *fp, const struct kp_event *ev, size_t i)
+{
+    const char *ip = kp_event_holder_str(ev, i, KP_F_ISSUER_IP);
+    const char *cc = kp_event_holder_str(ev, i, KP_F_ISSUER_COUNTRY);
+    const char *scope = kp_event_holder_str(ev, i, KP_F_ISSUER_SCOPE);
+    const char *org = kp_event_holder_str(ev, i, KP_F_ISSUER_AS_ORG);
+    int64_t asn = kp_event_holder_int(ev, i, KP_F_ISSUER_ASN);
+    fprintf(fp, strchr(ip, ':') != NULL ? "[%s]:%" PRId64 " " : "%s:%" PRId64 " ", ip,
+            kp_event_holder_int(ev, i, KP_F_ISSUER_PORT));
+    fputs(cc[0] != '\0' ? cc : scope[0] != '\0' ? scope : "??", fp);
+    if (asn != 0) {
+        fprintf(fp, " AS%" PRId64, asn);
+        if (org[0] != '\0') {
+            fputs(" (", fp);
+            put_safe(fp, org);
+            fputc(')', fp);
+        }
+    }
+}
+
+/* One line per session, verdict first: what a security officer reads. */
+static void print_session_human(struct cli *c, const struct kp_event *ev)
+{
+    FILE *fp = c->out;
+    const char *verdict = kp_event_str(ev, KP_F_VERDICT);
+    const char *holder = kp_event_str(ev, KP_F_HOLDER);
+    bool viol = strcmp(verdict, "violation") == 0, review = strcmp(verdict, "review") == 0;
+    const char *col = viol ? C_RED : review ? C_YEL : C_GRN;
+    fprintf(fp, "%s%-9s%s  %-10s %-15s  ", c->color ? col : "", viol ? "VIOLATION" : review ? "REVIEW" : "OK",
+            c->color ? C_OFF : "", kp_event_str(ev, KP_F_SERVICE), kp_event_str(ev, KP_F_CLIENT_IP));
+    size_t n = (size_t)kp_event_int(ev, KP_F_HOLDERS_N);
+    /* the holder that decided the verdict first */
+    size_t first = 0;
+    for (size_t i = 0; i < n; i++) {
+        if (kp_event_holder_int(ev, i, KP_F_FLAGGED)) {
+            first = i;
+            break;
+        }
+    }
+    if (strcmp(holder, "server") == 0 && n > 0) {
+        fputs("key held by server ", fp);
+        holder_text(fp, ev, first);
+        fprintf(fp, " via %s", kp_event_holder_str(ev, first, KP_F_MECHANISM));
+        if (n > 1) {
+            fprintf(fp, " (+%zu more)", n - 1);
+        }
+    } else if (strcmp(holder, "endpoints") == 0) {
+        fputs("keys held by the endpoints only (end to end)", fp);
+    } else if (strcmp(holder, "anyone-on-path") == 0) {
+        fputs("key EXPOSED to anyone on the path (SDES in clear)", fp);
+    } else {
+        fputs("key exchange not visible (media only)", fp);
+    }
+    size_t nr = (size_t)kp_event_int(ev, KP_F_REASONS_N);
+    if (nr > 0 && (viol || review)) {
+        fputs("  rule: ", fp);
+        put_safe(fp, kp_event_reason(ev, 0));
+    }
+    fputc('\n', fp);
+    if (c->verbose) {
+        for (size_t i = 0; i < n; i++) {
+            fprintf(fp, "           holder: ");
+            holder_text(fp, ev, i);
+            fprintf(fp, "  %s, %s confidence%s\n", kp_event_holder_str(ev, i, KP_F_MECHANISM),
+                    kp_event_holder_str(ev, i, KP_F_CONFIDENCE),
+                    kp_event_holder_int(ev, i, KP_F_FLAGGED) ? ", FLAGGED" : "");
+        }
+        for (size_t i = 1; i < nr; i++) {
+            fputs("           also: ", fp);
+            put_safe(fp, kp_event_reason(ev, i));
+            fputc('\n', fp);
+        }
+    }
+}
+
 static void on_event(const struct kp_event *ev, void *user)
 {
     struct cli *c = user;
@@ -171,6 +254,12 @@ static void on_event(const struct kp_event *ev, void *user)
     } else if (t == KP_EV_MEDIA) {
         c->media++;
         c->media_linked += kp_event_str(ev, KP_F_LINKED_ISSUER_IP)[0] != '\0' ? 1 : 0;
+    } else if (t == KP_EV_SESSION) {
+        const char *v = kp_event_str(ev, KP_F_VERDICT);
+        c->sessions++;
+        c->s_violation += strcmp(v, "violation") == 0;
+        c->s_review += strcmp(v, "review") == 0;
+        c->s_ok += strcmp(v, "ok") == 0;
     } else {
         c->anomalies++;
     }
@@ -192,7 +281,9 @@ static void on_event(const struct kp_event *ev, void *user)
             fputs(buf, c->out);
             fputc('\n', c->out);
         }
-    } else if (t == KP_EV_KEY) {
+    } else if (t == KP_EV_SESSION) {
+        print_session_human(c, ev);
+    } else if (t == KP_EV_KEY && c->verbose) {
         print_key_human(c, ev);
     } else if (t == KP_EV_MEDIA && c->verbose) {
         const char *sip = kp_event_str(ev, KP_F_ISSUER_IP);
@@ -325,7 +416,7 @@ static unsigned long parse_num(const char *s, const char *what, unsigned long ma
 int main(int argc, char **argv)
 {
     enum { OPT_JSON = 256, OPT_ALL, OPT_FLAG, OPT_ALLOW, OPT_GEO_C, OPT_GEO_A, OPT_NO_GEO,
-           OPT_RULES, OPT_MAX_FLOWS, OPT_POLICY };
+           OPT_RULES, OPT_MAX_FLOWS, OPT_POLICY, OPT_COLOR };
     static const struct option longopts[] = {
         {"json", no_argument, NULL, OPT_JSON},
         {"all", no_argument, NULL, OPT_ALL},
@@ -336,6 +427,8 @@ int main(int argc, char **argv)
         {"no-geo", no_argument, NULL, OPT_NO_GEO},
         {"rules", required_argument, NULL, OPT_RULES},
         {"policy", required_argument, NULL, OPT_POLICY},
+        {"color", required_argument, NULL, OPT_COLOR},
+        {"colour", required_argument, NULL, OPT_COLOR},
         {"max-flows", required_argument, NULL, OPT_MAX_FLOWS},
         {"version", no_argument, NULL, 'V'},
         {"help", no_argument, NULL, 'h'},
@@ -355,6 +448,7 @@ int main(int argc, char **argv)
         return EXIT_USAGE;
     }
     int has_policy = 0;
+    int color_mode = -1;
     int opt;
     opterr = 0; /* our own one-line messages */
     while ((opt = getopt_long(argc, argv, "+:r:i:c:s:pB:qvVhD", longopts, NULL)) != -1) {
@@ -388,6 +482,17 @@ int main(int argc, char **argv)
                 return EXIT_USAGE;
             }
             has_policy = 1;
+            break;
+        case OPT_COLOR:
+            if (strcmp(optarg, "auto") == 0) {
+                color_mode = -1;
+            } else if (strcmp(optarg, "always") == 0) {
+                color_mode = 1;
+            } else if (strcmp(optarg, "never") == 0) {
+                color_mode = 0;
+            } else {
+                die_usage("--color takes never, always or auto");
+            }
             break;
         case OPT_GEO_C: geo_c = optarg; break;
         case OPT_GEO_A: geo_a = optarg; break;
@@ -484,6 +589,12 @@ int main(int argc, char **argv)
         return EXIT_USAGE;
     }
 
+    if (color_mode < 0) {
+        const char *term = getenv("TERM");
+        color_mode = isatty(STDOUT_FILENO) && getenv("NO_COLOR") == NULL && term != NULL &&
+                     strcmp(term, "dumb") != 0;
+    }
+    cli.color = color_mode;
     cfg.geo = geo;
     cfg.policy = has_policy ? pol : NULL;
     cfg.on_event = on_event;
@@ -525,11 +636,12 @@ int main(int argc, char **argv)
                ",\"ip_fragments\":%" PRIu64 ",\"undecodable\":%" PRIu64 ",\"flows\":%" PRIu64
                ",\"flows_evicted_idle\":%" PRIu64 ",\"flows_evicted_full\":%" PRIu64
                ",\"tls_handshakes\":%" PRIu64 ",\"reasm_overflow\":%" PRIu64
-               ",\"key_records\":%" PRIu64 ",\"flagged\":%" PRIu64 ",\"media_flows\":%" PRIu64,
+               ",\"key_records\":%" PRIu64 ",\"flagged\":%" PRIu64 ",\"media_flows\":%" PRIu64
+               ",\"sessions\":%" PRIu64 ",\"sessions_violation\":%" PRIu64,
                KP_EVENT_SCHEMA_VERSION, st.packets, st.bytes, st.ipv4, st.ipv6, st.tcp, st.udp,
                st.ip_fragments, st.undecodable, st.flows_created, st.flows_evicted_idle,
                st.flows_evicted_full, st.tls_handshakes, st.reasm_overflow, st.key_records,
-               st.flagged, st.media_flows);
+               st.flagged, st.media_flows, st.sessions, st.sessions_violation);
         if (have_kstats) {
             printf(",\"kernel_received\":%" PRIu64 ",\"kernel_dropped\":%" PRIu64
                    ",\"interface_dropped\":%" PRIu64, krecv, kdrop, kifdrop);
@@ -543,7 +655,10 @@ int main(int argc, char **argv)
             printf("no conferencing key exchange seen%s\n",
                    cfg.report_all ? "" : " (--all reports every TLS handshake)");
         }
-        printf("\n%" PRIu64 " key record%s, %" PRIu64 " flagged", cli.keys, cli.keys == 1 ? "" : "s",
+        printf("\n%" PRIu64 " session%s: %" PRIu64 " violation, %" PRIu64 " review, %" PRIu64
+               " ok; ", cli.sessions, cli.sessions == 1 ? "" : "s", cli.s_violation, cli.s_review,
+               cli.s_ok);
+        printf("%" PRIu64 " key record%s, %" PRIu64 " flagged", cli.keys, cli.keys == 1 ? "" : "s",
                cli.flagged);
         if (cli.ncountries > 0) {
             printf("; issuers in");
@@ -569,7 +684,7 @@ int main(int argc, char **argv)
                         " dropped by kernel, %" PRIu64 " dropped by interface\n",
                 kp_capture_source(cap), krecv, kdrop, kifdrop);
     }
-    int rc = st.flagged > 0 ? EXIT_FLAGGED : EXIT_CLEAN;
+    int rc = st.flagged > 0 || st.sessions_violation > 0 ? EXIT_FLAGGED : EXIT_CLEAN;
     if (end == KP_CAP_ERROR) {
         fprintf(stderr, "keyprov: %s\n", err);
         rc = EXIT_USAGE;

@@ -162,12 +162,13 @@ struct kp_stats {
     uint64_t reasm_overflow;     /* TCP directions that hit reasm_limit */
     uint64_t key_records, flagged;
     uint64_t media_flows;        /* media flows reported (Zoom media, RTP, SRTP) */
+    uint64_t sessions, sessions_violation, sessions_evicted;
 };
 KP_API void kp_engine_stats(const struct kp_engine *eng, struct kp_stats *out);
 
 /* ------------------------------------------------------------- events */
 
-enum kp_event_type { KP_EV_KEY = 1, KP_EV_ANOMALY = 2, KP_EV_MEDIA = 3 };
+enum kp_event_type { KP_EV_KEY = 1, KP_EV_ANOMALY = 2, KP_EV_MEDIA = 3, KP_EV_SESSION = 4 };
 
 enum kp_field {
     KP_F_SERVICE = 1,      /* str */
@@ -193,7 +194,14 @@ enum kp_field {
     KP_F_ISSUER_SCOPE,     /* str: "private", "loopback", ... (not geolocated); "" if global */
     KP_F_MEDIA_KIND,       /* str, media events: "zoom", "rtp", "srtp" (issuer fields = server) */
     KP_F_PACKETS,          /* int, media events */
-    KP_F_LINKED_ISSUER_IP  /* str, media events: the key issuer the flow belongs to, "" if none */
+    KP_F_LINKED_ISSUER_IP, /* str, media events: the key issuer the flow belongs to, "" if none */
+    KP_F_VERDICT,          /* str, session events: "violation", "review", "ok" */
+    KP_F_HOLDER,           /* str, session events: "server", "endpoints", "anyone-on-path", "unknown" */
+    KP_F_SESSION_ID,       /* int, session events */
+    KP_F_KEYS,             /* int, session events: key records in the session */
+    KP_F_MEDIA,            /* int, session events: media flows in the session */
+    KP_F_HOLDERS_N,        /* int, session events: key holders (see kp_event_holder_str) */
+    KP_F_REASONS_N         /* int, session events: reasons (see kp_event_reason) */
 };
 
 KP_API enum kp_event_type kp_event_type(const struct kp_event *ev);
@@ -203,6 +211,17 @@ KP_API const char *kp_event_str(const struct kp_event *ev, enum kp_field f);
 
 /* An integer field, 0 if absent. */
 KP_API int64_t kp_event_int(const struct kp_event *ev, enum kp_field f);
+
+/* Session events describe key holders: kp_event_holder_str/int read holder
+ * i (0 <= i < kp_event_int(ev, KP_F_HOLDERS_N)) with the KP_F_ISSUER_*,
+ * KP_F_MECHANISM, KP_F_CONFIDENCE, KP_F_SNI, KP_F_FLAGGED and KP_F_REASON
+ * fields; NULL / 0 outside a session or out of range. */
+KP_API const char *kp_event_holder_str(const struct kp_event *ev, size_t i, enum kp_field f);
+KP_API int64_t kp_event_holder_int(const struct kp_event *ev, size_t i, enum kp_field f);
+
+/* Session events: reason i (0 <= i < kp_event_int(ev, KP_F_REASONS_N)), the
+ * rule or finding behind the verdict; NULL out of range. */
+KP_API const char *kp_event_reason(const struct kp_event *ev, size_t i);
 
 /* Serialise the event as one JSON object (no newline) into buf.  Returns the
  * length the full text needs (excluding NUL), like snprintf. */

@@ -98,17 +98,41 @@ def test_citizenlab_flag():
     r = [k.get('reason') for k in events(out) if k['flagged']]
     check('--allow US,CA flags the CN issuer only', rc == 1 and r == ['issuer country CN is outside allowed US,CA'], str(r))
     rc, out, _ = kp('-r', CITIZEN, '--flag', '@CN')
-    line = [l for l in out.splitlines() if l.startswith('FLAGGED')]
-    check('human report: one FLAGGED line naming issuer, country, ASN',
-          rc == 1 and len(line) == 1 and '52.81.151.250:443' in line[0] and ' CN ' in line[0]
-          and 'AS55960' in line[0], out)
-    check('human report: reason names the group', 'issuer country CN is in flagged group @CN' in out, out)
+    line = [l for l in out.splitlines() if l.startswith('VIOLATION')]
+    check('human report: one VIOLATION line for the session naming issuer, country, ASN and rule',
+          rc == 1 and len(line) == 1 and 'zoom' in line[0] and '52.81.151.250:443' in line[0]
+          and ' CN ' in line[0] and 'AS55960' in line[0]
+          and 'rule: issuer country CN is in flagged group @CN' in line[0], out)
+    check('human report: no colour codes when stdout is not a terminal', '\033[' not in out)
+    rc, out, _ = kp('-r', CITIZEN, '--flag', '@CN', '--color=always')
+    check('--color=always colours the verdict', '\033[1;31mVIOLATION' in out, out)
+    rc, out, _ = kp('-v', '-r', CITIZEN, '--flag', '@CN')
+    flagged = [l for l in out.splitlines() if l.startswith('FLAGGED')]
+    check('-v: the key records too, the flagged one marked', len(flagged) == 1
+          and '52.81.151.250:443' in flagged[0], out)
     rc, out, _ = kp('-r', CLEAN, '--flag', '@CN')
-    check('clean meeting --flag @CN exits 0', rc == 0 and 'FLAGGED' not in out, out)
+    check('clean meeting --flag @CN exits 0', rc == 0 and 'VIOLATION' not in out
+          and out.startswith('OK '), out)
+    rc, out, _ = kp('--json', '-r', CITIZEN, '--flag', '@CN')
+    ss = events(out, 'session')
+    check('one session event: violation, server holder, both key holders, media flow linked',
+          len(ss) == 1 and ss[0]['verdict'] == 'violation' and ss[0]['holder'] == 'server'
+          and {h['ip'] for h in ss[0]['key_holders']} == {'52.81.151.250', '170.114.128.20'}
+          and any(f['role'] == 'media' and f['server'] == '170.114.128.50:8801' for f in ss[0]['flows'])
+          and ss[0]['reasons'] == ['issuer country CN is in flagged group @CN'], json.dumps(ss))
+    cn = [k for k in events(out) if k['issuer']['ip'] == '52.81.151.250']
+    check('corroboration reports the disagreement: IP in CN, certificate C=US',
+          cn and cn[0]['corroboration']['agree'] is False
+          and cn[0]['corroboration']['note'] == 'IP in CN, certificate C=US', json.dumps(cn))
+    rc, out, _ = kp('--policy', os.path.join(SRC, 'samples', 'policy-example.conf'), '-r', CLEAN)
+    check('--policy samples/policy-example.conf on the clean meeting exits 0', rc == 0, out)
+    rc, out, _ = kp('--policy', os.path.join(SRC, 'samples', 'policy-example.conf'), '-r', CITIZEN)
+    check('--policy samples/policy-example.conf on citizenlab-2020 exits 1', rc == 1 and
+          'VIOLATION' in out, out)
     rc, out, _ = kp('-r', CLEAN, '--allow', 'US')
     check('clean meeting --allow US exits 0', rc == 0, out)
     rc, out, _ = kp('-r', CITIZEN)
-    check('no policy: nothing flagged, exit 0', rc == 0 and 'FLAGGED' not in out)
+    check('no policy: nothing flagged, exit 0', rc == 0 and 'VIOLATION' not in out)
 
 
 def test_golden():
@@ -190,7 +214,8 @@ def test_sdes_cleartext():
               json.dumps(ks[0]))
     rc2, out2, err2 = kp('-v', '-r', path)
     leaked = [t for t in (out, err, out2, err2) if b64 in t or b64[:16] in t or key.hex() in t]
-    check('the SDES key never appears in any output', not leaked and 'FLAGGED' in out2)
+    check('the SDES key never appears in any output', not leaked and 'FLAGGED' in out2
+          and 'VIOLATION  sip' in out2 and 'EXPOSED' in out2, out2)
 
 
 def test_inputs():
@@ -241,6 +266,11 @@ def test_bad_input():
     one_line_error('bad BPF filter', *kp('-r', CITIZEN, 'port', 'banana'), want="bad filter expression 'port banana'")
     one_line_error('bad --flag', *kp('-r', CITIZEN, '--flag', 'CHN'), want="--flag: 'CHN' is not a two-letter")
     one_line_error('bad --flag group', *kp('-r', CITIZEN, '--flag', '@MARS'), want='unknown group')
+    pol = os.path.join(TMP, 'bad.conf')
+    open(pol, 'w').write('flag CN\nservice zoom allow US, CHN\n')
+    one_line_error('bad policy file: file, line and column', *kp('-r', CITIZEN, '--policy', pol),
+                   want="bad.conf:2:20: 'CHN' is not a two-letter country code")
+    one_line_error('bad --color', *kp('-r', CITIZEN, '--color=sometimes'), want='--color takes never')
     one_line_error('-r and -i together', *kp('-r', CITIZEN, '-i', 'lo'), want='exactly one of -r FILE or -i IFACE')
     one_line_error('no input', *kp(), want='exactly one of')
     one_line_error('bad -c', *kp('-r', CITIZEN, '-c', 'x'), want="-c: 'x' is not a number")
