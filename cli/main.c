@@ -9,6 +9,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
 
 #include <maxminddb.h>
@@ -309,13 +310,49 @@ static void on_event(const struct kp_event *ev, void *user)
 struct feed_ctx {
     struct kp_engine *eng;
     int linktype;
+    int progress;             /* draw a progress line on stderr */
+    struct kp_capture *cap;
+    uint64_t packets, bytes;
+    double start, last_draw;
 };
+
+static double now_s(void)
+{
+    struct timespec t;
+    clock_gettime(CLOCK_MONOTONIC, &t);
+    return (double)t.tv_sec + (double)t.tv_nsec / 1e9;
+}
+
+static void draw_progress(struct feed_ctx *f, double now)
+{
+    uint64_t pos, total;
+    kp_capture_progress(f->cap, &pos, &total);
+    double el = now - f->start > 1e-6 ? now - f->start : 1e-6;
+    if (total > 0) {
+        fprintf(stderr, "\r\033[Kkeyprov: %5.1f%%  %" PRIu64 " packets  %.1f MB  %.0f kpkt/s  %.1f MB/s",
+                100.0 * (double)pos / (double)total, f->packets, (double)f->bytes / 1e6,
+                (double)f->packets / el / 1e3, (double)f->bytes / el / 1e6);
+    } else {
+        fprintf(stderr, "\r\033[Kkeyprov: %" PRIu64 " packets  %.1f MB  %.0f kpkt/s", f->packets,
+                (double)f->bytes / 1e6, (double)f->packets / el / 1e3);
+    }
+    f->last_draw = now;
+}
 
 static void on_packet(uint64_t ts_us, const uint8_t *data, size_t caplen, size_t wirelen,
                       void *user)
 {
     struct feed_ctx *f = user;
     (void)kp_engine_feed(f->eng, f->linktype, ts_us, data, caplen, wirelen);
+    f->packets++;
+    f->bytes += wirelen;
+    /* look at the clock only every 4096 packets: no syscall per packet */
+    if (f->progress && (f->packets & 4095) == 0) {
+        double now = now_s();
+        if (now - f->last_draw >= 0.25) {
+            draw_progress(f, now);
+        }
+    }
 }
 
 /* Join the remaining arguments into one BPF expression, as tcpdump does. */
@@ -618,8 +655,13 @@ int main(int argc, char **argv)
     sigaction(SIGTERM, &sa, NULL);
     signal(SIGPIPE, SIG_IGN);
 
-    struct feed_ctx fc = {eng, lt};
+    struct feed_ctx fc = {.eng = eng, .linktype = lt, .cap = cap};
+    fc.progress = !cli.quiet && copt.file != NULL && isatty(STDERR_FILENO);
+    fc.start = fc.last_draw = now_s();
     enum kp_capture_end end = kp_capture_run(cap, count, on_packet, &fc, err, sizeof(err));
+    if (fc.progress && fc.last_draw > fc.start) {
+        fputs("\r\033[K", stderr); /* clear the progress line */
+    }
     kp_engine_finish(eng);
     fflush(cli.out);
     if (ferror(cli.out)) {
