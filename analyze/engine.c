@@ -208,13 +208,16 @@ KP_API void kp_engine_finish(struct kp_engine *eng)
 
 KP_API void kp_engine_stats(const struct kp_engine *eng, struct kp_stats *out)
 {
-    *out = eng->st;
+    struct kp_stats st = eng->st;
     struct kp_flow_counts c;
     kp_flow_table_counts(eng->flows, &c);
-    out->flows_created = c.created;
-    out->flows_evicted_idle = c.idle;
-    out->flows_evicted_full = c.evicted;
-    out->flows_active = c.active;
+    st.flows_created = c.created;
+    st.flows_evicted_idle = c.idle;
+    st.flows_evicted_full = c.evicted;
+    st.flows_active = c.active;
+    size_t n = out->size != 0 && out->size < sizeof(st) ? out->size : sizeof(st);
+    st.size = n;
+    memcpy(out, &st, n);
 }
 
 void kp_flow_endpoint(const struct kp_flow *f, int dir, struct kp_addr *a, uint16_t *port)

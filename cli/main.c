@@ -668,7 +668,7 @@ int main(int argc, char **argv)
         cli.out_broken = 1;
     }
 
-    struct kp_stats st;
+    struct kp_stats st = KP_STATS_INIT;
     kp_engine_stats(eng, &st);
     uint64_t krecv = 0, kdrop = 0, kifdrop = 0;
     int have_kstats = kp_capture_kernel_stats(cap, &krecv, &kdrop, &kifdrop);

@@ -151,8 +151,11 @@ KP_API int kp_linktype_supported(int linktype);
 /* End of input: flush pending state and emit remaining events. */
 KP_API void kp_engine_finish(struct kp_engine *eng);
 
-/* Counters. */
+/* Counters.  Set `size` to sizeof(struct kp_stats) before calling
+ * kp_engine_stats (KP_STATS_INIT does): fields are only ever appended, and
+ * the library fills no more than the caller's struct holds. */
 struct kp_stats {
+    size_t size;
     uint64_t packets, bytes;
     uint64_t ipv4, ipv6, tcp, udp, other;
     uint64_t ip_fragments;       /* IPv4/IPv6 fragments (not reassembled) */
@@ -164,6 +167,7 @@ struct kp_stats {
     uint64_t media_flows;        /* media flows reported (Zoom media, RTP, SRTP) */
     uint64_t sessions, sessions_violation, sessions_evicted;
 };
+#define KP_STATS_INIT {.size = sizeof(struct kp_stats)}
 KP_API void kp_engine_stats(const struct kp_engine *eng, struct kp_stats *out);
 
 /* ------------------------------------------------------------- events */

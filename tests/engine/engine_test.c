@@ -73,7 +73,7 @@ static void test_citizenlab_events(void **state)
     assert_int_equal(kp_engine_new(&eng, &cfg, err, sizeof(err)), KP_OK);
     feed_file(eng, "citizenlab-2020.pcap");
     kp_engine_finish(eng);
-    struct kp_stats st;
+    struct kp_stats st = KP_STATS_INIT;
     kp_engine_stats(eng, &st);
     assert_int_equal(st.packets, 404);
     assert_int_equal(st.tls_handshakes, 2);
@@ -105,7 +105,7 @@ static void test_eviction_keeps_records(void **state)
     assert_int_equal(kp_engine_new(&eng, &cfg, err, sizeof(err)), KP_OK);
     feed_file(eng, "citizenlab-2020.pcap");
     kp_engine_finish(eng);
-    struct kp_stats st;
+    struct kp_stats st = KP_STATS_INIT;
     kp_engine_stats(eng, &st);
     assert_true(st.flows_evicted_full > 0);
     assert_int_equal(st.flows_active, 0);
@@ -145,7 +145,7 @@ static void test_config_and_errors(void **state)
     static const uint8_t junk[3] = {1, 2, 3};
     assert_int_equal(kp_engine_feed(eng, 105, 0, junk, 3, 3), KP_ELINKTYPE);
     assert_int_equal(kp_engine_feed(eng, 1, 0, junk, 3, 3), KP_OK);
-    struct kp_stats st;
+    struct kp_stats st = KP_STATS_INIT;
     kp_engine_stats(eng, &st);
     assert_int_equal(st.undecodable, 1);
     kp_engine_finish(eng);
