@@ -7,6 +7,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <inttypes.h>
+#include <stdarg.h>
 #include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -496,7 +497,9 @@ struct kp_eve {
     struct sbuf line;
 };
 
-/* Common head: {"timestamp":..,"flow_id":..,"event_type":..,5-tuple. */
+/* Common head: {"timestamp":..,"flow_id":..,"event_type":..,5-tuple.  An
+ * event about one flow (key, media, anomaly) has the full 5-tuple and a
+ * flow_id; one about a client (a session) only src_ip. */
 static void write_head(struct sbuf *b, const struct kp_event *ev, const char *event_type)
 {
     char ts[48];
@@ -505,15 +508,18 @@ static void write_head(struct sbuf *b, const struct kp_event *ev, const char *ev
     const char *src = kp_event_str(ev, KP_F_CLIENT_IP);
     const char *dst = kp_event_str(ev, KP_F_ISSUER_IP);
     int64_t sport = kp_event_int(ev, KP_F_CLIENT_PORT), dport = kp_event_int(ev, KP_F_ISSUER_PORT);
-    bool tuple = src != NULL && src[0] != '\0' && dst != NULL && dst[0] != '\0';
+    bool has_src = src != NULL && src[0] != '\0', has_dst = dst != NULL && dst[0] != '\0';
+    bool flow = has_src && has_dst;
 
     sb_printf(b, "{\"timestamp\":\"%s\"", ts);
-    if (tuple) {
+    if (flow) {
         sb_printf(b, ",\"flow_id\":%" PRIu64, kp_eve_flow_id(proto, src, sport, dst, dport));
     }
     sb_printf(b, ",\"event_type\":\"%s\"", event_type);
-    if (tuple) {
+    if (has_src) {
         sb_member_str(b, "src_ip", src);
+    }
+    if (flow) {
         sb_printf(b, ",\"src_port\":%" PRId64, sport);
         sb_member_str(b, "dest_ip", dst);
         sb_printf(b, ",\"dest_port\":%" PRId64, dport);

@@ -2,6 +2,8 @@
  * (include/keyprov.h) and the capture front end. */
 #include <errno.h>
 #include <getopt.h>
+#include <grp.h>
+#include <pwd.h>
 #include <inttypes.h>
 #include <limits.h>
 #include <pcap/pcap.h>
@@ -58,6 +60,7 @@ static void usage(FILE *fp)
           "  -s SNAPLEN         live snapshot length (default 262144)\n"
           "  -p                 live: do not put the interface in promiscuous mode\n"
           "  -B KIB             live: kernel capture buffer size in KiB\n"
+          "  -Z USER            drop root privileges to USER once the capture is open\n"
           "policy:\n"
           "  --flag LIST        flag keys issued in these places: ISO country codes, @GROUPs\n"
           "                     (@CN @EU @EEA @FVEY @NATO @RU) and ASNs, e.g. CN,HK or AS55960\n"
@@ -438,6 +441,29 @@ static void print_version(const struct kp_geo *geo, const char *country_path)
     }
 }
 
+/* Like tcpdump -Z: give up root once the capture is open.  Returns false
+ * with a message if the drop could not be completed and verified. */
+static bool drop_privileges(const char *user, char *err, size_t errlen)
+{
+    errno = 0;
+    struct passwd *pw = getpwnam(user);
+    if (pw == NULL) {
+        snprintf(err, errlen, "-Z: no such user '%s'", user);
+        return false;
+    }
+    if (setgroups(0, NULL) != 0 || setgid(pw->pw_gid) != 0 || setuid(pw->pw_uid) != 0) {
+        snprintf(err, errlen, "-Z %s: cannot switch to the user: %s", user, strerror(errno));
+        return false;
+    }
+    /* verify: the ids are the user's and root cannot be taken back */
+    if (getuid() != pw->pw_uid || geteuid() != pw->pw_uid || getgid() != pw->pw_gid ||
+        (pw->pw_uid != 0 && setuid(0) == 0)) {
+        snprintf(err, errlen, "-Z %s: privileges were not dropped", user);
+        return false;
+    }
+    return true;
+}
+
 static unsigned long parse_num(const char *s, const char *what, unsigned long max)
 {
     char *end;
@@ -488,7 +514,8 @@ int main(int argc, char **argv)
     int color_mode = -1;
     int opt;
     opterr = 0; /* our own one-line messages */
-    while ((opt = getopt_long(argc, argv, "+:r:i:c:s:pB:qvVhD", longopts, NULL)) != -1) {
+    const char *drop_user = NULL;
+    while ((opt = getopt_long(argc, argv, "+:r:i:c:s:pB:qvVhDZ:", longopts, NULL)) != -1) {
         switch (opt) {
         case 'r': copt.file = optarg; break;
         case 'i': copt.iface = optarg; break;
@@ -500,6 +527,7 @@ int main(int argc, char **argv)
         case 'v': cli.verbose = 1; break;
         case 'V': want_version = 1; break;
         case 'D': list_ifaces = 1; break;
+        case 'Z': drop_user = optarg; break;
         case 'h': usage(stdout); kp_policy_free(pol); return EXIT_CLEAN;
         case OPT_JSON: cli.json = 1; break;
         case OPT_ALL: cfg.report_all = 1; break;
@@ -632,6 +660,20 @@ int main(int argc, char **argv)
                      strcmp(term, "dumb") != 0;
     }
     cli.color = color_mode;
+    /* Everything that needs privileges is open (capture, databases): drop
+     * them now, before any packet is parsed. */
+    if (drop_user != NULL && !drop_privileges(drop_user, err, sizeof(err))) {
+        fprintf(stderr, "keyprov: %s\n", err);
+        kp_capture_close(cap);
+        free(filter);
+        kp_geo_free(geo);
+        kp_policy_free(pol);
+        return EXIT_USAGE;
+    }
+    if (drop_user == NULL && copt.iface != NULL && geteuid() == 0) {
+        fprintf(stderr, "keyprov: warning: parsing packets as root; use -Z USER to drop "
+                        "privileges after the capture is open\n");
+    }
     cfg.geo = geo;
     cfg.policy = has_policy ? pol : NULL;
     cfg.on_event = on_event;

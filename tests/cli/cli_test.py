@@ -271,6 +271,10 @@ def test_bad_input():
     one_line_error('bad policy file: file, line and column', *kp('-r', CITIZEN, '--policy', pol),
                    want="bad.conf:2:20: 'CHN' is not a two-letter country code")
     one_line_error('bad --color', *kp('-r', CITIZEN, '--color=sometimes'), want='--color takes never')
+    one_line_error('-Z unknown user', *kp('-Z', 'nosuchuser', '-r', CITIZEN), want="-Z: no such user 'nosuchuser'")
+    if os.geteuid() == 0:
+        rc, out, err = kp('-Z', 'nobody', '--json', '-r', CITIZEN)
+        check('-Z nobody: drops root and still reads the capture', rc == 0 and len(events(out)) == 2, err)
     one_line_error('-r and -i together', *kp('-r', CITIZEN, '-i', 'lo'), want='exactly one of -r FILE or -i IFACE')
     one_line_error('no input', *kp(), want='exactly one of')
     one_line_error('bad -c', *kp('-r', CITIZEN, '-c', 'x'), want="-c: 'x' is not a number")

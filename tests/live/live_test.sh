@@ -26,9 +26,10 @@ openssl req -x509 -newkey rsa:2048 -nodes -days 2 -subj "/CN=*.zoom.us/O=Zoom Vi
 openssl s_server -quiet -accept "127.0.0.1:$PORT" -cert "$T/cert.pem" -key "$T/key.pem" -tls1_2 -www \
     >/dev/null 2>&1 &
 SRV=$!
-"$KEYPROV" -i lo --json --no-geo "tcp port $PORT" >"$T/out.json" 2>"$T/err.txt" &
+"$KEYPROV" -i lo -Z nobody --json --no-geo "tcp port $PORT" >"$T/out.json" 2>"$T/err.txt" &
 KP=$!
 sleep 1.5
+UIDLINE=$(grep '^Uid:' /proc/$KP/status 2>/dev/null)
 for i in 1 2; do
     echo "GET / HTTP/1.0" | openssl s_client -connect "127.0.0.1:$PORT" -servername "zc0$i.zoom.us" \
         -tls1_2 -quiet >/dev/null 2>&1
@@ -42,6 +43,7 @@ check() {
     if eval "$2"; then echo "ok   $1"; else echo "FAIL $1"; fail=$((fail + 1)); fi
 }
 check "keyprov exited 0 after SIGINT (rc=$RC)" "[ $RC -eq 0 ]"
+check "-Z nobody: capturing process runs as uid 65534 ($UIDLINE)" "echo '$UIDLINE' | grep -q '65534.*65534.*65534'"
 check "two key records from the live handshakes" \
     "[ \$(grep -c '\"event_type\":\"key\"' $T/out.json) -eq 2 ]"
 check "service zoom, issuer 127.0.0.1:$PORT, SNI zc01.zoom.us" \
@@ -50,5 +52,5 @@ check "certificate subject seen live" "grep -q 'CN=\\*.zoom.us' $T/out.json"
 check "stats event with kernel counters" "grep '\"event_type\":\"stats\"' $T/out.json | grep -q '\"kernel_dropped\":'"
 check "kernel received/dropped reported on stderr" "grep -q 'packets received by filter' $T/err.txt"
 cat "$T/err.txt"
-echo "$((6 - fail)) passed, $fail failed"
+echo "$((7 - fail)) passed, $fail failed"
 [ $fail -eq 0 ]
