@@ -12,6 +12,7 @@
 #include "geo.h"
 #include "policy.h"
 #include "session.h"
+#include "tls.h"
 
 #define DEFAULT_MAX_FLOWS 262144u
 #define DEFAULT_IDLE_S 120u
@@ -317,6 +318,36 @@ static void corroborate(struct kp_key_rec *k)
         snprintf(k->corroboration_note, sizeof(k->corroboration_note),
                  "IP in %s, server name %s suggests %s", ip,
                  strcmp(k->name_country_how, "cctld") == 0 ? "domain" : "label", k->name_country);
+    }
+}
+
+size_t kp_copy_view(char *dst, size_t cap, struct kp_rd v)
+{
+    size_t n = v.len < cap - 1 ? v.len : cap - 1;
+    if (n > 0) {
+        memcpy(dst, v.p, n);
+    }
+    dst[n] = '\0';
+    return n;
+}
+
+void kp_alpn_text(char *dst, size_t cap, const struct kp_tls_client_hello *ch)
+{
+    size_t used = 0;
+    dst[0] = '\0';
+    for (size_t i = 0; i < ch->n_alpn; i++) {
+        size_t n = ch->alpn[i].len;
+        if (used + n + 2 >= cap) {
+            break;
+        }
+        if (used > 0) {
+            dst[used++] = ',';
+        }
+        for (size_t j = 0; j < n; j++) {
+            uint8_t c = ch->alpn[i].p[j];
+            dst[used++] = (c >= 0x20 && c < 0x7f && c != ',') ? (char)c : '?';
+        }
+        dst[used] = '\0';
     }
 }
 

@@ -191,6 +191,13 @@ struct kp_engine {
  * freed as soon as the analysis of the flow is over. */
 enum kp_app_kind { KP_APP_NONE = 0, KP_APP_TLS = 1, KP_APP_UDP = 2 };
 
+/* Copy a view of packet bytes into a NUL-terminated buffer (cut to fit). */
+size_t kp_copy_view(char *dst, size_t cap, struct kp_rd v);
+
+/* The offered ALPN names as one comma-separated printable string. */
+struct kp_tls_client_hello;
+void kp_alpn_text(char *dst, size_t cap, const struct kp_tls_client_hello *ch);
+
 /* Add evidence (static strings) to a record. */
 void kp_key_add_evidence(struct kp_key_rec *k, const char *what);
 

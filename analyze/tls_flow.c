@@ -46,26 +46,6 @@ struct scan_ctx {
     int dir;
 };
 
-static void copy_alpn(struct kp_tls_app *app, const struct kp_tls_client_hello *ch)
-{
-    size_t used = 0;
-    app->alpn[0] = '\0';
-    for (size_t i = 0; i < ch->n_alpn; i++) {
-        size_t n = ch->alpn[i].len;
-        if (used + n + 2 >= sizeof(app->alpn)) {
-            break;
-        }
-        if (used > 0) {
-            app->alpn[used++] = ',';
-        }
-        for (size_t j = 0; j < n; j++) {
-            uint8_t c = ch->alpn[i].p[j];
-            app->alpn[used++] = (c >= 0x20 && c < 0x7f && c != ',') ? (char)c : '?';
-        }
-        app->alpn[used] = '\0';
-    }
-}
-
 static void on_hs(uint8_t type, struct kp_rd body, void *user)
 {
     struct scan_ctx *x = user;
@@ -86,13 +66,8 @@ static void on_hs(uint8_t type, struct kp_rd body, void *user)
         app->have_ch = 1;
         app->client_dir = (int8_t)x->dir;
         app->ch_version = ch.legacy_version;
-        size_t n = ch.sni.len < sizeof(app->sni) - 1 ? ch.sni.len : sizeof(app->sni) - 1;
-        if (n > 0) {
-            memcpy(app->sni, ch.sni.p, n);
-        }
-        app->sni[n] = '\0';
-        app->sni_len = n;
-        copy_alpn(app, &ch);
+        app->sni_len = kp_copy_view(app->sni, sizeof(app->sni), ch.sni);
+        kp_alpn_text(app->alpn, sizeof(app->alpn), &ch);
         (void)kp_ja4(&ch, 't', app->ja4);
         x->eng->st.tls_handshakes++;
         break;

@@ -196,12 +196,7 @@ static void on_dtls_msg(const struct kp_dtls_msg *msg, void *user)
         for (size_t i = 0; i < ch.n_srtp_profiles && d->n_offered < 8; i++) {
             d->offered[d->n_offered++] = ch.srtp_profiles[i];
         }
-        size_t n = ch.sni.len < sizeof(d->sni) - 1 ? ch.sni.len : sizeof(d->sni) - 1;
-        if (n > 0) {
-            memcpy(d->sni, ch.sni.p, n);
-        }
-        d->sni[n] = '\0';
-        d->sni_len = n;
+        d->sni_len = kp_copy_view(d->sni, sizeof(d->sni), ch.sni);
         (void)kp_ja4(&ch, 'd', d->ja4);
         break;
     }
@@ -406,69 +401,60 @@ static void dtls_datagram(struct kp_engine *eng, struct kp_flow *f, int dir,
 
 /* ---------------------------------------------------------------- QUIC */
 
+/* The common part of a QUIC key record (IETF or Google QUIC): the server
+ * the client addressed, named by its server name or else by its address.
+ * Returns false when the record is not to be reported. */
+static bool quic_record(struct kp_engine *eng, struct kp_flow *f, int client_dir,
+                        struct kp_rd sni, uint32_t version, struct kp_key_rec *k)
+{
+    memset(k, 0, sizeof(*k));
+    kp_flow_endpoint(f, 1 - client_dir, &k->issuer, &k->issuer_port);
+    kp_flow_endpoint(f, client_dir, &k->client, &k->client_port);
+    const char *svc = sni.len > 0 ? kp_rules_match_sni(eng->rules, (const char *)sni.p, sni.len) : NULL;
+    const char *how = svc != NULL ? "rule.sni" : NULL;
+    if (svc == NULL) {
+        svc = classify_server(eng, &k->issuer, k->issuer_port, NULL, &how);
+    }
+    if (svc == NULL && !eng->cfg.report_all) {
+        return false;
+    }
+    k->service = svc != NULL ? svc : "unknown";
+    k->mechanism = "quic";
+    k->proto = "udp";
+    k->cert_self_signed = -1;
+    k->sni_len = kp_copy_view(k->sni, sizeof(k->sni), sni);
+    char vbuf[KP_QUIC_VERSION_NAME_LEN];
+    snprintf(k->quic_version, sizeof(k->quic_version), "%s", kp_quic_version_name(version, vbuf));
+    /* TLS 1.3 hides the certificate: the name alone cannot make it high */
+    k->confidence = how != NULL && strcmp(how, "rule.sni") == 0 ? "medium" : "low";
+    if (how != NULL) {
+        kp_key_add_evidence(k, how);
+    }
+    return true;
+}
+
 static void emit_quic(struct kp_engine *eng, struct kp_flow *f, struct kp_rd body)
 {
     struct kp_udp_app *app = f->app;
     struct quic_state *q = app->quic;
     struct kp_tls_client_hello ch;
+    app->emitted_quic = 1; /* one record per connection, malformed or not */
     if (kp_tls_parse_client_hello(&ch, body, false) != KP_RES_OK) {
-        app->emitted_quic = 1; /* malformed: reported once, not retried */
         eng->st.tls_malformed++;
         return;
     }
     eng->st.tls_handshakes++;
-    const char *svc = ch.sni.len > 0 ? kp_rules_match_sni(eng->rules, (const char *)ch.sni.p, ch.sni.len)
-                                     : NULL;
     struct kp_key_rec k;
-    memset(&k, 0, sizeof(k));
-    int cdir = q->client_dir;
-    kp_flow_endpoint(f, 1 - cdir, &k.issuer, &k.issuer_port);
-    kp_flow_endpoint(f, cdir, &k.client, &k.client_port);
-    const char *how = svc != NULL ? "rule.sni" : NULL;
-    if (svc == NULL) {
-        svc = classify_server(eng, &k.issuer, k.issuer_port, NULL, &how);
-    }
-    app->emitted_quic = 1;
-    if (svc == NULL && !eng->cfg.report_all) {
+    if (!quic_record(eng, f, q->client_dir, ch.sni, q->version, &k)) {
         return;
     }
     k.ts_us = q->ts_us;
-    k.service = svc != NULL ? svc : "unknown";
-    k.mechanism = "quic";
-    k.proto = "udp";
-    k.cert_self_signed = -1;
     kp_key_add_evidence(&k, "quic.initial.client_hello");
     kp_key_add_evidence(&k, ch.sni.len > 0 ? "tls.client_hello.sni" : "tls.client_hello.no_sni");
     kp_key_add_evidence(&k, "tls.certificate.encrypted");
-    if (how != NULL) {
-        kp_key_add_evidence(&k, how);
-    }
-    size_t n = ch.sni.len < sizeof(k.sni) - 1 ? ch.sni.len : sizeof(k.sni) - 1;
-    if (n > 0) {
-        memcpy(k.sni, ch.sni.p, n);
-    }
-    k.sni[n] = '\0';
-    k.sni_len = n;
-    size_t used = 0;
-    for (size_t i = 0; i < ch.n_alpn; i++) {
-        size_t an = ch.alpn[i].len;
-        if (used + an + 2 >= sizeof(k.alpn)) {
-            break;
-        }
-        if (used > 0) {
-            k.alpn[used++] = ',';
-        }
-        for (size_t j = 0; j < an; j++) {
-            uint8_t c = ch.alpn[i].p[j];
-            k.alpn[used++] = (c >= 0x20 && c < 0x7f && c != ',') ? (char)c : '?';
-        }
-        k.alpn[used] = '\0';
-    }
+    kp_alpn_text(k.alpn, sizeof(k.alpn), &ch);
     (void)kp_ja4(&ch, 'q', k.ja4);
     snprintf(k.tls_version, sizeof(k.tls_version), "TLS 1.3");
-    char vbuf[KP_QUIC_VERSION_NAME_LEN];
-    snprintf(k.quic_version, sizeof(k.quic_version), "%s", kp_quic_version_name(q->version, vbuf));
-    k.confidence = svc == NULL ? "low" : (how != NULL && strcmp(how, "rule.sni") == 0) ? "medium" : "low";
     kp_engine_emit_key(eng, &k);
 }
 
@@ -540,35 +526,11 @@ static void gquic_datagram(struct kp_engine *eng, struct kp_flow *f, int dir,
     }
     app->emitted_quic = 1;
     struct kp_key_rec k;
-    memset(&k, 0, sizeof(k));
-    kp_flow_endpoint(f, 1 - dir, &k.issuer, &k.issuer_port);
-    kp_flow_endpoint(f, dir, &k.client, &k.client_port);
-    const char *svc = g.has_sni ? kp_rules_match_sni(eng->rules, (const char *)g.sni.p, g.sni.len) : NULL;
-    const char *how = svc != NULL ? "rule.sni" : NULL;
-    if (svc == NULL) {
-        svc = classify_server(eng, &k.issuer, k.issuer_port, NULL, &how);
-    }
-    if (svc == NULL && !eng->cfg.report_all) {
+    if (!quic_record(eng, f, dir, g.has_sni ? g.sni : kp_rd_make(NULL, 0), g.version, &k)) {
         return;
     }
     k.ts_us = eng->now_us;
-    k.service = svc != NULL ? svc : "unknown";
-    k.mechanism = "quic";
-    k.proto = "udp";
-    k.cert_self_signed = -1;
     kp_key_add_evidence(&k, g.ietf_layout ? "gquic.initial.encrypted" : "gquic.chlo");
-    if (how != NULL) {
-        kp_key_add_evidence(&k, how);
-    }
-    if (g.has_sni) {
-        size_t n = g.sni.len < sizeof(k.sni) - 1 ? g.sni.len : sizeof(k.sni) - 1;
-        memcpy(k.sni, g.sni.p, n);
-        k.sni[n] = '\0';
-        k.sni_len = n;
-    }
-    char vbuf[KP_QUIC_VERSION_NAME_LEN];
-    snprintf(k.quic_version, sizeof(k.quic_version), "%s", kp_quic_version_name(g.version, vbuf));
-    k.confidence = svc == NULL ? "low" : how != NULL && strcmp(how, "rule.sni") == 0 ? "medium" : "low";
     kp_engine_emit_key(eng, &k);
 }
 
