@@ -4,6 +4,7 @@
  * checked against real Suricata output by tests/eve/. */
 #include "eve.h"
 
+#include <arpa/inet.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <inttypes.h>
@@ -12,8 +13,11 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <time.h>
 #include <unistd.h>
+
+#include <openssl/evp.h>
 
 /* ------------------------------------------------------------ line buffer */
 
@@ -250,6 +254,68 @@ uint64_t kp_eve_flow_id(const char *proto, const char *ip_a, int64_t port_a, con
     h ^= h >> 31;
     h &= (UINT64_C(1) << 53) - 1;
     return h != 0 ? h : 1;
+}
+
+int kp_eve_community_id(const char *proto, const char *src_ip, int64_t src_port,
+                        const char *dst_ip, int64_t dst_port, char *out, size_t outlen)
+{
+    /* Community ID v1 (corelight/community-id-spec): SHA-1 over seed (16 bits,
+     * here 0), both addresses, protocol number, a zero pad byte and both
+     * ports, endpoints ordered so the lower (address, port) comes first;
+     * "1:" + base64 of the digest. */
+    uint8_t a[16], b[16];
+    size_t alen;
+    int proto_num;
+    if (proto == NULL || src_ip == NULL || dst_ip == NULL || src_port < 0 || src_port > 65535 ||
+        dst_port < 0 || dst_port > 65535 || outlen < 32) {
+        return -1;
+    }
+    if (strcasecmp(proto, "tcp") == 0) {
+        proto_num = 6;
+    } else if (strcasecmp(proto, "udp") == 0) {
+        proto_num = 17;
+    } else {
+        return -1;
+    }
+    if (inet_pton(AF_INET, src_ip, a) == 1 && inet_pton(AF_INET, dst_ip, b) == 1) {
+        alen = 4;
+    } else if (inet_pton(AF_INET6, src_ip, a) == 1 && inet_pton(AF_INET6, dst_ip, b) == 1) {
+        alen = 16;
+    } else {
+        return -1;
+    }
+    uint16_t p1 = (uint16_t)src_port, p2 = (uint16_t)dst_port;
+    int c = memcmp(a, b, alen);
+    const uint8_t *lo = a, *hi = b;
+    if (c > 0 || (c == 0 && p1 > p2)) {
+        lo = b;
+        hi = a;
+        uint16_t t = p1;
+        p1 = p2;
+        p2 = t;
+    }
+    uint8_t msg[2 + 16 + 16 + 2 + 4];
+    size_t n = 0;
+    msg[n++] = 0; /* seed, network order */
+    msg[n++] = 0;
+    memcpy(msg + n, lo, alen);
+    n += alen;
+    memcpy(msg + n, hi, alen);
+    n += alen;
+    msg[n++] = (uint8_t)proto_num;
+    msg[n++] = 0;
+    msg[n++] = (uint8_t)(p1 >> 8);
+    msg[n++] = (uint8_t)p1;
+    msg[n++] = (uint8_t)(p2 >> 8);
+    msg[n++] = (uint8_t)p2;
+    unsigned char md[EVP_MAX_MD_SIZE];
+    unsigned int mdlen = 0;
+    if (EVP_Digest(msg, n, md, &mdlen, EVP_sha1(), NULL) != 1 || mdlen != 20) {
+        return -1;
+    }
+    memcpy(out, "1:", 2);
+    EVP_EncodeBlock((unsigned char *)out + 2, md, (int)mdlen); /* 28 chars + NUL */
+    return 0;
 }
 
 /* Suricata's timestamp: local time with a numeric offset and microseconds,
@@ -535,6 +601,10 @@ static void write_head(struct sbuf *b, const struct kp_event *ev, const char *ev
         up[i] = '\0';
         sb_member_str(b, "proto", up);
     }
+    char cid[40];
+    if (flow && kp_eve_community_id(proto, src, sport, dst, dport, cid, sizeof(cid)) == 0) {
+        sb_printf(b, ",\"community_id\":\"%s\"", cid);
+    }
 }
 
 /* Suricata's tls object, with the members whose format is the same as
@@ -721,6 +791,8 @@ void kp_eve_event(struct kp_eve *e, const struct kp_event *ev)
     /* the alert(s) and the record of one event go out together */
     flush_line(e);
 }
+
+int kp_eve_failed(const struct kp_eve *e) { return e != NULL && e->err != 0; }
 
 int kp_eve_close(struct kp_eve *e, char *err, size_t errlen)
 {

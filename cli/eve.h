@@ -12,8 +12,9 @@
  *   any other type   event_type "keyprov" (e.g. sessions)
  *
  * Every line has Suricata's common fields (timestamp, flow_id, src_ip,
- * src_port, dest_ip, dest_port, proto, app_proto) and a "keyprov" object
- * that is the event's kp_event_json() object, unchanged.
+ * src_port, dest_ip, dest_port, proto, community_id, app_proto) and a
+ * "keyprov" object that is the event's kp_event_json() object, unchanged.
+ * Links with OpenSSL's libcrypto (SHA-1 for community_id).
  *
  * This module uses only the public API (keyprov.h).  It is not thread-safe:
  * one struct kp_eve per engine callback.
@@ -42,6 +43,11 @@ struct kp_eve *kp_eve_open(const char *path, char *err, size_t errlen);
  * remembered, later events are dropped, and kp_eve_close() reports it.
  * e == NULL is a no-op. */
 void kp_eve_event(struct kp_eve *e, const struct kp_event *ev);
+
+/* Nonzero once a line could not be written (the error kp_eve_close() will
+ * report): a live capture can stop instead of analysing for nothing.
+ * NULL: 0. */
+int kp_eve_failed(const struct kp_eve *e);
 
 /* Close (standard output is flushed, not closed) and free.  Returns 0, or
  * -1 with a one-line message naming the file in err when any line could not
@@ -86,5 +92,15 @@ size_t kp_eve_escape(char *out, size_t outlen, const char *s, size_t n);
  * (case-insensitive). */
 uint64_t kp_eve_flow_id(const char *proto, const char *ip_a, int64_t port_a, const char *ip_b,
                         int64_t port_b);
+
+/* The Community ID (v1, seed 0) of a TCP or UDP 5-tuple, as Suricata's
+ * "community_id" (eve-log community-id: yes) and Zeek's community-id
+ * package write it, e.g. "1:LQU9qZlK+B5F3KDmev6m5PMibrg=": the same for
+ * both directions and across tools, so a SIEM joins keyprov's lines with
+ * Suricata's and Zeek's for the same flow.  Writes it (NUL-terminated, 30
+ * characters) to out (outlen >= 32) and returns 0; -1 for another protocol
+ * or an unparsable address. */
+int kp_eve_community_id(const char *proto, const char *src_ip, int64_t src_port,
+                        const char *dst_ip, int64_t dst_port, char *out, size_t outlen);
 
 #endif

@@ -18,6 +18,7 @@
 #include <openssl/opensslv.h>
 
 #include "capture.h"
+#include "eve.h"
 #include "keyprov.h"
 
 #ifndef KP_GEODATA_DIRS
@@ -37,6 +38,7 @@ struct cli {
     size_t ncountries;
     FILE *out;
     int out_broken;
+    struct kp_eve *eve;
 };
 
 /* The running capture, for the signal handler (the only global). */
@@ -70,6 +72,7 @@ static void usage(FILE *fp)
           "  --rules FILE       service rules (default: built in, data/services.rules)\n"
           "output:\n"
           "  --json             JSON Lines events (schema in docs/events.md)\n"
+          "  --eve FILE         Suricata-EVE records: alerts for violations, keyprov records\n"
           "  -q                 no summary and no progress line\n"
           "  -v                 also each key record, media flow and anomaly\n"
           "  --color WHEN       never, always or auto (default: when stdout is a terminal)\n"
@@ -266,6 +269,12 @@ static void on_event(const struct kp_event *ev, void *user)
         c->s_ok += strcmp(v, "ok") == 0;
     } else {
         c->anomalies++;
+    }
+    if (c->eve != NULL) {
+        kp_eve_event(c->eve, ev);
+        if (kp_eve_failed(c->eve)) {
+            kp_capture_stop(g_capture);
+        }
     }
     if (c->out_broken) {
         return;
@@ -479,7 +488,7 @@ static unsigned long parse_num(const char *s, const char *what, unsigned long ma
 int main(int argc, char **argv)
 {
     enum { OPT_JSON = 256, OPT_ALL, OPT_FLAG, OPT_ALLOW, OPT_GEO_C, OPT_GEO_A, OPT_NO_GEO,
-           OPT_RULES, OPT_MAX_FLOWS, OPT_POLICY, OPT_COLOR };
+           OPT_RULES, OPT_MAX_FLOWS, OPT_POLICY, OPT_COLOR, OPT_EVE };
     static const struct option longopts[] = {
         {"json", no_argument, NULL, OPT_JSON},
         {"all", no_argument, NULL, OPT_ALL},
@@ -491,6 +500,7 @@ int main(int argc, char **argv)
         {"rules", required_argument, NULL, OPT_RULES},
         {"policy", required_argument, NULL, OPT_POLICY},
         {"color", required_argument, NULL, OPT_COLOR},
+        {"eve", required_argument, NULL, OPT_EVE},
         {"colour", required_argument, NULL, OPT_COLOR},
         {"max-flows", required_argument, NULL, OPT_MAX_FLOWS},
         {"version", no_argument, NULL, 'V'},
@@ -515,6 +525,7 @@ int main(int argc, char **argv)
     int opt;
     opterr = 0; /* our own one-line messages */
     const char *drop_user = NULL;
+    const char *eve_path = NULL;
     while ((opt = getopt_long(argc, argv, "+:r:i:c:s:pB:qvVhDZ:", longopts, NULL)) != -1) {
         switch (opt) {
         case 'r': copt.file = optarg; break;
@@ -548,6 +559,7 @@ int main(int argc, char **argv)
             }
             has_policy = 1;
             break;
+        case OPT_EVE: eve_path = optarg; break;
         case OPT_COLOR:
             if (strcmp(optarg, "auto") == 0) {
                 color_mode = -1;
@@ -660,6 +672,31 @@ int main(int argc, char **argv)
                      strcmp(term, "dumb") != 0;
     }
     cli.color = color_mode;
+    /* Output files are opened before privileges are dropped (and refused
+     * now, not after the capture, if they cannot be written). */
+    if (eve_path != NULL) {
+        if (strcmp(eve_path, "-") == 0 && cli.json) {
+            fprintf(stderr, "keyprov: --eve - and --json would both write to standard output\n");
+            kp_capture_close(cap);
+            free(filter);
+            kp_geo_free(geo);
+            kp_policy_free(pol);
+            return EXIT_USAGE;
+        }
+        if (strcmp(eve_path, "-") == 0) {
+            cli.quiet = 1;
+            cli.out = stderr; /* the report must not mix with EVE lines */
+        }
+        cli.eve = kp_eve_open(eve_path, err, sizeof(err));
+        if (cli.eve == NULL) {
+            fprintf(stderr, "keyprov: %s\n", err);
+            kp_capture_close(cap);
+            free(filter);
+            kp_geo_free(geo);
+            kp_policy_free(pol);
+            return EXIT_USAGE;
+        }
+    }
     /* Everything that needs privileges is open (capture, databases): drop
      * them now, before any packet is parsed. */
     if (drop_user != NULL && !drop_privileges(drop_user, err, sizeof(err))) {
@@ -769,6 +806,10 @@ int main(int argc, char **argv)
                 kp_capture_source(cap), krecv, kdrop, kifdrop);
     }
     int rc = st.flagged > 0 || st.sessions_violation > 0 ? EXIT_FLAGGED : EXIT_CLEAN;
+    if (cli.eve != NULL && kp_eve_close(cli.eve, err, sizeof(err)) != 0) {
+        fprintf(stderr, "keyprov: %s\n", err);
+        rc = EXIT_USAGE;
+    }
     if (end == KP_CAP_ERROR) {
         fprintf(stderr, "keyprov: %s\n", err);
         rc = EXIT_USAGE;

@@ -218,6 +218,24 @@ def test_sdes_cleartext():
           and 'VIOLATION  sip' in out2 and 'EXPOSED' in out2, out2)
 
 
+def test_eve():
+    path = os.path.join(TMP, 'eve.json')
+    rc, out, err = kp('-r', CITIZEN, '--flag', '@CN', '--eve', path)
+    lines = [json.loads(l) for l in open(path, encoding='utf-8')]
+    alerts = [l for l in lines if l['event_type'] == 'alert']
+    check('--eve: an alert (9810001) for the CN key, keyprov records for every key, exit 1',
+          rc == 1 and len(alerts) == 1 and alerts[0]['alert']['signature_id'] == 9810001
+          and alerts[0]['dest_ip'] == '52.81.151.250'
+          and sum(1 for l in lines if l['event_type'] == 'keyprov'
+                  and l['keyprov']['event_type'] == 'key') == 2, str(lines)[:600])
+    one_line_error('--eve into a missing folder', *kp('-r', CITIZEN, '--eve', os.path.join(TMP, 'no', 'x.json')),
+                   want='x.json')
+    rc, out, err = kp('-r', CITIZEN, '--eve', '/dev/full')
+    check('--eve on a full disk: one-line error, exit 2', rc == 2 and 'No space left on device' in err
+          and len(err.strip().splitlines()) == 1, err)
+    one_line_error('--eve - with --json', *kp('-r', CITIZEN, '--eve', '-', '--json'), want='standard output')
+
+
 def test_inputs():
     with open(CITIZEN, 'rb') as f:
         rc, out, _ = kp('--json', '-r', '-', stdin=f)
@@ -311,6 +329,7 @@ def main():
             test_regenerated_samples()
             test_real_zoom_moved_to_beijing()
         test_sdes_cleartext()
+        test_eve()
         test_inputs()
         test_bad_input()
     finally:
