@@ -147,58 +147,118 @@ KP_API void kp_engine_free(struct kp_engine *eng)
     free(eng);
 }
 
+/* Decode a frame and count it; false when there is nothing more to do. */
+static bool decode_counted(struct kp_engine *eng, int linktype, uint64_t ts_us,
+                           const uint8_t *data, size_t caplen, size_t wirelen, struct kp_pkt *pkt)
+{
+    eng->st.packets++;
+    eng->st.bytes += wirelen;
+    if (ts_us > eng->now_us) {
+        eng->now_us = ts_us;
+    }
+    enum kp_res r = kp_decode(linktype, data, caplen, pkt);
+    if (r == KP_RES_NOT_MINE) {
+        eng->st.other++;
+        return false;
+    }
+    if (r != KP_RES_OK) {
+        eng->st.undecodable++;
+        return false;
+    }
+    if (pkt->ipver == 4) {
+        eng->st.ipv4++;
+    } else {
+        eng->st.ipv6++;
+    }
+    if (pkt->fragment) {
+        eng->st.ip_fragments++;
+        return false;
+    }
+    if (pkt->proto == KP_PROTO_TCP) {
+        eng->st.tcp++;
+    } else if (pkt->proto == KP_PROTO_UDP) {
+        eng->st.udp++;
+    } else {
+        return false;
+    }
+    return true;
+}
+
+static void process(struct kp_engine *eng, struct kp_flow *f, int dir, const struct kp_pkt *pkt,
+                    size_t wirelen)
+{
+    f->pkts[dir]++;
+    f->bytes[dir] += wirelen;
+    if (f->bypass) {
+        return;
+    }
+    if (pkt->proto == KP_PROTO_TCP) {
+        kp_tls_flow_packet(eng, f, dir, pkt);
+    } else {
+        kp_udp_flow_packet(eng, f, dir, pkt);
+    }
+}
+
 KP_API int kp_engine_feed(struct kp_engine *eng, int linktype, uint64_t ts_us,
                           const uint8_t *data, size_t caplen, size_t wirelen)
 {
     if (!kp_decode_linktype_ok(linktype)) {
         return KP_ELINKTYPE;
     }
-    eng->st.packets++;
-    eng->st.bytes += wirelen;
-    if (ts_us > eng->now_us) {
-        eng->now_us = ts_us;
-    }
     struct kp_pkt pkt;
-    enum kp_res r = kp_decode(linktype, data, caplen, &pkt);
-    if (r == KP_RES_NOT_MINE) {
-        eng->st.other++;
-        return KP_OK;
-    }
-    if (r != KP_RES_OK) {
-        eng->st.undecodable++;
-        return KP_OK;
-    }
-    if (pkt.ipver == 4) {
-        eng->st.ipv4++;
-    } else {
-        eng->st.ipv6++;
-    }
-    if (pkt.fragment) {
-        eng->st.ip_fragments++;
-        return KP_OK;
-    }
-    if (pkt.proto == KP_PROTO_TCP) {
-        eng->st.tcp++;
-    } else if (pkt.proto == KP_PROTO_UDP) {
-        eng->st.udp++;
-    } else {
+    if (!decode_counted(eng, linktype, ts_us, data, caplen, wirelen, &pkt)) {
         return KP_OK;
     }
     int dir;
     bool created;
     struct kp_flow *f = kp_flow_lookup(eng->flows, &pkt.src, pkt.sport, &pkt.dst, pkt.dport,
                                        pkt.proto, ts_us, &dir, &created);
-    f->pkts[dir]++;
-    f->bytes[dir] += wirelen;
-    if (f->bypass) {
-        return KP_OK;
-    }
-    if (pkt.proto == KP_PROTO_TCP) {
-        kp_tls_flow_packet(eng, f, dir, &pkt);
-    } else {
-        kp_udp_flow_packet(eng, f, dir, &pkt);
-    }
+    process(eng, f, dir, &pkt, wirelen);
     return KP_OK;
+}
+
+/* ------------------------------------------------ host-owned flow state */
+
+KP_API size_t kp_flow_state_size(void) { return sizeof(struct kp_flow); }
+
+KP_API void kp_flow_state_init(void *state) { memset(state, 0, sizeof(struct kp_flow)); }
+
+#define LINKTYPE_RAW 101
+
+KP_API int kp_engine_feed_flow(struct kp_engine *eng, void *state, uint64_t ts_us,
+                               const uint8_t *ip, size_t caplen, size_t wirelen)
+{
+    struct kp_flow *f = state;
+    struct kp_pkt pkt;
+    if (f == NULL || !decode_counted(eng, LINKTYPE_RAW, ts_us, ip, caplen, wirelen, &pkt)) {
+        return f == NULL ? KP_EINVAL : KP_OK;
+    }
+    struct kp_flow_key k;
+    bool src_is_a = kp_flow_key_make(&k, &pkt.src, pkt.sport, &pkt.dst, pkt.dport, pkt.proto);
+    if (!f->in_use) {
+        f->key = k;
+        f->in_use = 1;
+        f->init_is_a = src_is_a ? 1 : 0;
+        f->first_us = f->last_us = ts_us;
+    } else if (memcmp(&f->key, &k, sizeof(k)) != 0) {
+        return KP_EINVAL; /* a packet of another flow: the host's flow table disagrees */
+    }
+    if (ts_us > f->last_us) {
+        f->last_us = ts_us;
+    }
+    int dir = (src_is_a == (f->init_is_a != 0)) ? 0 : 1;
+    process(eng, f, dir, &pkt, wirelen);
+    return KP_OK;
+}
+
+KP_API void kp_flow_state_release(struct kp_engine *eng, void *state)
+{
+    struct kp_flow *f = state;
+    if (f == NULL || !f->in_use) {
+        return;
+    }
+    flow_release(f, KP_FLOW_FINISH, eng);
+    memset(f, 0, sizeof(*f));
 }
 
 KP_API void kp_engine_finish(struct kp_engine *eng)

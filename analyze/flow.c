@@ -138,6 +138,19 @@ static int addr_port_cmp(const struct kp_addr *a, uint16_t pa, const struct kp_a
     return (pa > pb) - (pa < pb);
 }
 
+bool kp_flow_key_make(struct kp_flow_key *k, const struct kp_addr *src, uint16_t sport,
+                      const struct kp_addr *dst, uint16_t dport, uint8_t proto)
+{
+    memset(k, 0, sizeof(*k)); /* padding too: keys are hashed and compared as bytes */
+    bool src_is_a = addr_port_cmp(src, sport, dst, dport) <= 0;
+    k->a = src_is_a ? *src : *dst;
+    k->pa = src_is_a ? sport : dport;
+    k->b = src_is_a ? *dst : *src;
+    k->pb = src_is_a ? dport : sport;
+    k->proto = proto;
+    return src_is_a;
+}
+
 static void lru_unlink(struct kp_flow_table *t, struct kp_flow *f)
 {
     if (f->lru_prev != 0) {
@@ -196,13 +209,7 @@ struct kp_flow *kp_flow_lookup(struct kp_flow_table *t, const struct kp_addr *sr
                                uint8_t proto, uint64_t now_us, int *dir, bool *created)
 {
     struct kp_flow_key k;
-    memset(&k, 0, sizeof(k));
-    bool src_is_a = addr_port_cmp(src, sport, dst, dport) <= 0;
-    k.a = src_is_a ? *src : *dst;
-    k.pa = src_is_a ? sport : dport;
-    k.b = src_is_a ? *dst : *src;
-    k.pb = src_is_a ? dport : sport;
-    k.proto = proto;
+    bool src_is_a = kp_flow_key_make(&k, src, sport, dst, dport, proto);
 
     /* Expire idle flows, oldest first; captures may go back in time a
      * little (merged files), so only strictly older flows expire. */

@@ -55,6 +55,11 @@ struct kp_flow *kp_flow_lookup(struct kp_flow_table *t, const struct kp_addr *sr
                                uint16_t sport, const struct kp_addr *dst, uint16_t dport,
                                uint8_t proto, uint64_t now_us, int *dir, bool *created);
 
+/* Build the canonical key of a packet's flow; returns whether the sender
+ * is key.a. */
+bool kp_flow_key_make(struct kp_flow_key *k, const struct kp_addr *src, uint16_t sport,
+                      const struct kp_addr *dst, uint16_t dport, uint8_t proto);
+
 /* Release every flow (reason KP_FLOW_FINISH). */
 void kp_flow_table_flush(struct kp_flow_table *t);
 

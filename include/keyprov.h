@@ -145,6 +145,22 @@ KP_API void kp_engine_free(struct kp_engine *eng);
 KP_API int kp_engine_feed(struct kp_engine *eng, int linktype, uint64_t ts_us,
                           const uint8_t *data, size_t caplen, size_t wirelen);
 
+/* Host-owned flow state, for an IDS that keeps its own flow table (as
+ * Suricata's nDPI integration does): the host reserves
+ * kp_flow_state_size() bytes, aligned for any type, in each flow it
+ * tracks, calls kp_flow_state_init() when the flow starts, feeds the flow's
+ * packets from the IP header on with kp_engine_feed_flow(), and calls
+ * kp_flow_state_release() when the flow ends (pending key records are
+ * emitted then).  The engine's own flow table is not used for these
+ * packets.  A state belongs to one engine (one thread) at a time.
+ * kp_engine_feed_flow returns KP_EINVAL if the packet's 5-tuple is not the
+ * flow's. */
+KP_API size_t kp_flow_state_size(void);
+KP_API void kp_flow_state_init(void *state);
+KP_API int kp_engine_feed_flow(struct kp_engine *eng, void *state, uint64_t ts_us,
+                               const uint8_t *ip, size_t caplen, size_t wirelen);
+KP_API void kp_flow_state_release(struct kp_engine *eng, void *state);
+
 /* Whether the engine can decode a link type. */
 KP_API int kp_linktype_supported(int linktype);
 

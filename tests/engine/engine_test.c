@@ -119,6 +119,98 @@ static void test_eviction_keeps_records(void **state)
     kp_engine_free(eng);
 }
 
+/* A host with its own flow table (like an IDS) keeps keyprov's per-flow
+ * state and feeds IP packets: the records must be those of the engine's
+ * own table. */
+struct host_flow {
+    uint8_t key[37]; /* proto, then the two (addr, port) ends in a canonical order */
+    void *kp;
+};
+
+static void host_key(const uint8_t *ip, uint8_t key[37])
+{
+    /* IPv4 only in the sample: proto, src, dst, ports */
+    const uint8_t *l4 = ip + (ip[0] & 0x0f) * 4;
+    uint8_t a[6], b[6];
+    memcpy(a, ip + 12, 4);
+    memcpy(a + 4, l4, 2);
+    memcpy(b, ip + 16, 4);
+    memcpy(b + 4, l4 + 2, 2);
+    memset(key, 0, 37);
+    key[0] = ip[9];
+    if (memcmp(a, b, 6) < 0) {
+        memcpy(key + 1, a, 6);
+        memcpy(key + 7, b, 6);
+    } else {
+        memcpy(key + 1, b, 6);
+        memcpy(key + 7, a, 6);
+    }
+}
+
+static void test_host_owned_flows(void **state)
+{
+    (void)state;
+    struct seen s;
+    memset(&s, 0, sizeof(s));
+    struct kp_config cfg;
+    kp_config_init(&cfg);
+    cfg.on_event = on_event;
+    cfg.user = &s;
+    struct kp_engine *eng;
+    char err[256];
+    assert_int_equal(kp_engine_new(&eng, &cfg, err, sizeof(err)), KP_OK);
+    char path[4096], perr[PCAP_ERRBUF_SIZE];
+    const char *src = getenv("KP_SRCDIR");
+    snprintf(path, sizeof(path), "%s/samples/citizenlab-2020.pcap", src != NULL ? src : ".");
+    pcap_t *p = pcap_open_offline(path, perr);
+    assert_non_null(p);
+    struct host_flow flows[16];
+    size_t nflows = 0;
+    struct pcap_pkthdr *h;
+    const u_char *d;
+    while (pcap_next_ex(p, &h, &d) == 1) {
+        if (h->caplen < 14 + 28 || d[12] != 0x08 || d[13] != 0x00) {
+            continue;
+        }
+        const uint8_t *ip = d + 14;
+        uint8_t key[37];
+        host_key(ip, key);
+        struct host_flow *hf = NULL;
+        for (size_t i = 0; i < nflows; i++) {
+            if (memcmp(flows[i].key, key, 37) == 0) {
+                hf = &flows[i];
+            }
+        }
+        if (hf == NULL) {
+            assert_true(nflows < 16);
+            hf = &flows[nflows++];
+            memcpy(hf->key, key, 37);
+            hf->kp = aligned_alloc(16, (kp_flow_state_size() + 15) / 16 * 16);
+            assert_non_null(hf->kp);
+            kp_flow_state_init(hf->kp);
+        }
+        uint64_t ts = (uint64_t)h->ts.tv_sec * 1000000u + (uint64_t)h->ts.tv_usec;
+        assert_int_equal(kp_engine_feed_flow(eng, hf->kp, ts, ip, h->caplen - 14, h->len - 14), KP_OK);
+    }
+    pcap_close(p);
+    /* a packet of another flow into a started state is refused */
+    static const uint8_t other[28] = {0x45, 0, 0, 28, 0, 0, 0, 0, 64, 17, 0, 0, 1, 2, 3, 4,
+                                      5, 6, 7, 8, 0, 1, 0, 2, 0, 8, 0, 0};
+    assert_int_equal(kp_engine_feed_flow(eng, flows[0].kp, 0, other, 28, 28), KP_EINVAL);
+    for (size_t i = 0; i < nflows; i++) {
+        kp_flow_state_release(eng, flows[i].kp);
+        free(flows[i].kp);
+    }
+    kp_engine_finish(eng);
+    assert_int_equal(s.keys, 2);
+    int cn = 0;
+    for (int i = 0; i < s.keys; i++) {
+        cn += strcmp(s.issuers[i], "52.81.151.250") == 0;
+    }
+    assert_int_equal(cn, 1);
+    kp_engine_free(eng);
+}
+
 static void test_config_and_errors(void **state)
 {
     (void)state;
@@ -162,6 +254,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_citizenlab_events),
         cmocka_unit_test(test_eviction_keeps_records),
+        cmocka_unit_test(test_host_owned_flows),
         cmocka_unit_test(test_config_and_errors),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
