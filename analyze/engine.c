@@ -18,6 +18,7 @@
 #define DEFAULT_IDLE_S 120u
 #define DEFAULT_REASM 65536u
 #define MAX_REASM (1u << 20)
+#define DEFAULT_MEM_LIMIT (512ull << 20)
 
 KP_API const char *kp_version(void) { return KP_VERSION_STRING; }
 
@@ -43,6 +44,7 @@ KP_API void kp_config_init(struct kp_config *cfg)
     cfg->max_flows = DEFAULT_MAX_FLOWS;
     cfg->idle_timeout_s = DEFAULT_IDLE_S;
     cfg->reasm_limit = DEFAULT_REASM;
+    cfg->mem_limit = DEFAULT_MEM_LIMIT;
 }
 
 static void flow_release(struct kp_flow *f, enum kp_flow_release why, void *user)
@@ -76,6 +78,9 @@ KP_API int kp_engine_new(struct kp_engine **out, const struct kp_config *cfg, ch
     size_t n = cfg->size < sizeof(eng->cfg) ? cfg->size : sizeof(eng->cfg);
     memcpy(&eng->cfg, cfg, n);
     eng->cfg.size = sizeof(eng->cfg);
+    if (eng->cfg.mem_limit == 0) {
+        eng->cfg.mem_limit = DEFAULT_MEM_LIMIT;
+    }
     if (eng->cfg.max_flows == 0) {
         snprintf(err, errlen, "max_flows must be at least 1");
         kp_engine_free(eng);
@@ -379,6 +384,40 @@ static void corroborate(struct kp_key_rec *k)
                  "IP in %s, server name %s suggests %s", ip,
                  strcmp(k->name_country_how, "cctld") == 0 ? "domain" : "label", k->name_country);
     }
+}
+
+void *kp_engine_alloc(struct kp_engine *eng, size_t n)
+{
+    if (!kp_engine_account(eng, (int64_t)n)) {
+        return NULL;
+    }
+    void *p = calloc(1, n);
+    if (p == NULL) {
+        kp_engine_account(eng, -(int64_t)n);
+        eng->st.mem_limited++;
+    }
+    return p;
+}
+
+void kp_engine_free_state(struct kp_engine *eng, void *p, size_t n)
+{
+    if (p != NULL) {
+        free(p);
+        kp_engine_account(eng, -(int64_t)n);
+    }
+}
+
+bool kp_engine_account(struct kp_engine *eng, int64_t delta)
+{
+    if (delta > 0 && eng->st.mem_used + (uint64_t)delta > eng->cfg.mem_limit) {
+        eng->st.mem_limited++;
+        return false;
+    }
+    eng->st.mem_used = (uint64_t)((int64_t)eng->st.mem_used + delta);
+    if (eng->st.mem_used > eng->st.mem_peak) {
+        eng->st.mem_peak = eng->st.mem_used;
+    }
+    return true;
 }
 
 size_t kp_copy_view(char *dst, size_t cap, struct kp_rd v)

@@ -198,6 +198,15 @@ size_t kp_copy_view(char *dst, size_t cap, struct kp_rd v);
 struct kp_tls_client_hello;
 void kp_alpn_text(char *dst, size_t cap, const struct kp_tls_client_hello *ch);
 
+/* Per-flow analysis state is allocated against cfg.mem_limit, so that a
+ * flood of half-open handshakes cannot exhaust memory: NULL (and
+ * st.mem_limited counted) when the budget or malloc says no. */
+void *kp_engine_alloc(struct kp_engine *eng, size_t n);
+void kp_engine_free_state(struct kp_engine *eng, void *p, size_t n);
+/* Account for memory grown or shrunk elsewhere (reassembly buffers);
+ * false if growing past the budget (nothing is accounted then). */
+bool kp_engine_account(struct kp_engine *eng, int64_t delta);
+
 /* Add evidence (static strings) to a record. */
 void kp_key_add_evidence(struct kp_key_rec *k, const char *what);
 

@@ -31,6 +31,8 @@ struct kp_flow {
     uint8_t in_use;
     uint8_t bypass;                /* analysis finished: count only */
     uint8_t app_kind;
+    uint8_t syn_seen;              /* bit per direction: syn_seq is valid */
+    uint32_t syn_seq[2];           /* TCP: SYN sequence numbers, kept until analysis starts */
     void *app;                     /* per-flow analysis state of kind app_kind (engine.h);
                                       NULL when none */
 };

@@ -112,13 +112,14 @@ static void on_hs(uint8_t type, struct kp_rd body, void *user)
     }
 }
 
-static void free_app(struct kp_flow *f)
+static void free_app(struct kp_engine *eng, struct kp_flow *f)
 {
     struct kp_tls_app *app = f->app;
     if (app != NULL) {
+        kp_engine_account(eng, -(int64_t)(app->rs[0].cap + app->rs[1].cap));
         kp_reasm_free(&app->rs[0]);
         kp_reasm_free(&app->rs[1]);
-        free(app);
+        kp_engine_free_state(eng, app, sizeof(*app));
     }
     f->app = NULL;
     f->app_kind = KP_APP_NONE;
@@ -226,7 +227,7 @@ static void emit(struct kp_engine *eng, struct kp_flow *f)
 static void conclude(struct kp_engine *eng, struct kp_flow *f)
 {
     emit(eng, f);
-    free_app(f);
+    free_app(eng, f);
     f->bypass = 1;
 }
 
@@ -235,7 +236,7 @@ void kp_tls_flow_release(struct kp_engine *eng, struct kp_flow *f)
     if (f->app != NULL) {
         emit(eng, f);
     }
-    free_app(f);
+    free_app(eng, f);
 }
 
 static bool handshake_understood(const struct kp_tls_app *app)
@@ -301,7 +302,7 @@ static bool scan_dir(struct kp_engine *eng, struct kp_flow *f, int dir, const st
         }
         app->done[dir] = 1;
         if (!app->tls[0] && !app->tls[1]) {
-            free_app(f); /* not TLS: never look at this flow again */
+            free_app(eng, f); /* not TLS: never look at this flow again */
             f->bypass = 1;
             return false;
         }
@@ -340,9 +341,18 @@ void kp_tls_flow_packet(struct kp_engine *eng, struct kp_flow *f, int dir,
 {
     struct kp_tls_app *app = f->app;
     if (app == NULL) {
-        app = calloc(1, sizeof(*app));
+        /* Nothing is allocated before a payload arrives, so a SYN flood
+         * costs flow-table slots only (which are bounded and recycled). */
+        if (pkt->tcp_flags & KP_TCP_SYN) {
+            f->syn_seen |= (uint8_t)(1u << dir);
+            f->syn_seq[dir] = pkt->seq;
+        }
+        if (pkt->payload.len == 0) {
+            return;
+        }
+        app = kp_engine_alloc(eng, sizeof(*app));
         if (app == NULL) {
-            f->bypass = 1;
+            f->bypass = 1; /* memory budget reached: counted, not analysed */
             return;
         }
         f->app = app;
@@ -350,6 +360,11 @@ void kp_tls_flow_packet(struct kp_engine *eng, struct kp_flow *f, int dir,
         app->client_dir = app->server_dir = -1;
         kp_reasm_init(&app->rs[0], eng->cfg.reasm_limit);
         kp_reasm_init(&app->rs[1], eng->cfg.reasm_limit);
+        for (int d = 0; d < 2; d++) {
+            if (f->syn_seen & (1u << d)) {
+                kp_reasm_syn(&app->rs[d], f->syn_seq[d]);
+            }
+        }
     }
     if (pkt->tcp_flags & KP_TCP_SYN) {
         kp_reasm_syn(&app->rs[dir], pkt->seq);
@@ -357,7 +372,17 @@ void kp_tls_flow_packet(struct kp_engine *eng, struct kp_flow *f, int dir,
     if (pkt->payload.len == 0 || app->done[dir]) {
         return;
     }
-    if (!kp_reasm_add(&app->rs[dir], pkt->seq, pkt->payload)) {
+    /* the buffer may grow: at most to the reassembly limit, within budget */
+    uint32_t cap_before = app->rs[dir].cap;
+    if (cap_before < app->rs[dir].limit && !kp_engine_account(eng, app->rs[dir].limit - cap_before)) {
+        kp_engine_anomaly(eng, pkt, "memory.reassembly", "memory limit reached: handshake not followed");
+        conclude(eng, f);
+        return;
+    }
+    bool added = kp_reasm_add(&app->rs[dir], pkt->seq, pkt->payload);
+    kp_engine_account(eng, -(int64_t)(app->rs[dir].limit - cap_before) +
+                               (int64_t)(app->rs[dir].cap - cap_before));
+    if (!added) {
         kp_engine_anomaly(eng, pkt, "memory.reassembly", "out of memory for reassembly");
         conclude(eng, f);
         return;

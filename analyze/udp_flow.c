@@ -114,25 +114,25 @@ struct dtls_ctx {
     int dir;
 };
 
-static void free_dtls(struct kp_udp_app *app)
+static void free_dtls(struct kp_engine *eng, struct kp_udp_app *app)
 {
-    free(app->dtls);
+    kp_engine_free_state(eng, app->dtls, sizeof(*app->dtls));
     app->dtls = NULL;
 }
 
-static void free_quic(struct kp_udp_app *app)
+static void free_quic(struct kp_engine *eng, struct kp_udp_app *app)
 {
-    free(app->quic);
+    kp_engine_free_state(eng, app->quic, sizeof(*app->quic));
     app->quic = NULL;
 }
 
-static void free_app(struct kp_flow *f)
+static void free_app(struct kp_engine *eng, struct kp_flow *f)
 {
     struct kp_udp_app *app = f->app;
     if (app != NULL) {
-        free_dtls(app);
-        free_quic(app);
-        free(app);
+        free_dtls(eng, app);
+        free_quic(eng, app);
+        kp_engine_free_state(eng, app, sizeof(*app));
     }
     f->app = NULL;
     f->app_kind = KP_APP_NONE;
@@ -367,7 +367,7 @@ static void dtls_datagram(struct kp_engine *eng, struct kp_flow *f, int dir,
         return;
     }
     if (app->dtls == NULL) {
-        app->dtls = calloc(1, sizeof(*app->dtls));
+        app->dtls = kp_engine_alloc(eng, sizeof(*app->dtls));
         if (app->dtls == NULL) {
             return;
         }
@@ -395,7 +395,7 @@ static void dtls_datagram(struct kp_engine *eng, struct kp_flow *f, int dir,
     if ((d->have_sh && (d->have_cert || d->have_done || kp_tls_version_is_13(d->version))) ||
         (d->have_sh && (info.ccs || info.encrypted))) {
         emit_dtls(eng, f);
-        free_dtls(app);
+        free_dtls(eng, app);
     }
 }
 
@@ -478,7 +478,7 @@ static void quic_datagram(struct kp_engine *eng, struct kp_flow *f, int dir,
         if (!kp_quic_is_supported_version(h.version)) {
             return;
         }
-        q = app->quic = calloc(1, sizeof(*q));
+        q = app->quic = kp_engine_alloc(eng, sizeof(*q));
         if (q == NULL) {
             return;
         }
@@ -504,10 +504,10 @@ static void quic_datagram(struct kp_engine *eng, struct kp_flow *f, int dir,
     enum kp_res cr = kp_quic_crypto_client_hello(&q->crypto, &body);
     if (cr == KP_RES_OK) {
         emit_quic(eng, f, body);
-        free_quic(app);
+        free_quic(eng, app);
     } else if (cr == KP_RES_NOT_MINE || cr == KP_RES_NOMEM) {
         app->emitted_quic = 1;
-        free_quic(app);
+        free_quic(eng, app);
     }
 }
 
@@ -875,9 +875,9 @@ void kp_udp_flow_packet(struct kp_engine *eng, struct kp_flow *f, int dir,
 {
     struct kp_udp_app *app = f->app;
     if (app == NULL) {
-        app = calloc(1, sizeof(*app));
+        app = kp_engine_alloc(eng, sizeof(*app));
         if (app == NULL) {
-            f->bypass = 1;
+            f->bypass = 1; /* memory budget reached: counted, not analysed */
             return;
         }
         f->app = app;
@@ -935,10 +935,10 @@ void kp_udp_flow_packet(struct kp_engine *eng, struct kp_flow *f, int dir,
         if (app->seen & (SEEN_ZOOM | SEEN_RTP)) {
             /* a media flow: stop looking, keep only the small record the
              * media event is made of at the flow's end */
-            free_dtls(app);
-            free_quic(app);
+            free_dtls(eng, app);
+            free_quic(eng, app);
         } else {
-            free_app(f);
+            free_app(eng, f);
         }
         f->bypass = 1;
     }
@@ -951,5 +951,5 @@ void kp_udp_flow_release(struct kp_engine *eng, struct kp_flow *f)
         emit_dtls(eng, f);
         emit_media(eng, f);
     }
-    free_app(f);
+    free_app(eng, f);
 }

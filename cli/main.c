@@ -84,6 +84,7 @@ static void usage(FILE *fp)
           "  --no-geo           do not geolocate\n"
           "limits:\n"
           "  --max-flows N      flow table capacity (default 262144)\n"
+          "  --mem-limit MIB    memory for handshake analysis state (default 512)\n"
           "  -V, --version      versions and geolocation database dates\n"
           "  -h, --help         this help\n"
           "exit status: 0 nothing flagged, 1 a key was flagged, 2 usage or input error\n",
@@ -488,7 +489,7 @@ static unsigned long parse_num(const char *s, const char *what, unsigned long ma
 int main(int argc, char **argv)
 {
     enum { OPT_JSON = 256, OPT_ALL, OPT_FLAG, OPT_ALLOW, OPT_GEO_C, OPT_GEO_A, OPT_NO_GEO,
-           OPT_RULES, OPT_MAX_FLOWS, OPT_POLICY, OPT_COLOR, OPT_EVE };
+           OPT_RULES, OPT_MAX_FLOWS, OPT_POLICY, OPT_COLOR, OPT_EVE, OPT_MEM };
     static const struct option longopts[] = {
         {"json", no_argument, NULL, OPT_JSON},
         {"all", no_argument, NULL, OPT_ALL},
@@ -503,6 +504,7 @@ int main(int argc, char **argv)
         {"eve", required_argument, NULL, OPT_EVE},
         {"colour", required_argument, NULL, OPT_COLOR},
         {"max-flows", required_argument, NULL, OPT_MAX_FLOWS},
+        {"mem-limit", required_argument, NULL, OPT_MEM},
         {"version", no_argument, NULL, 'V'},
         {"help", no_argument, NULL, 'h'},
         {NULL, 0, NULL, 0},
@@ -576,6 +578,7 @@ int main(int argc, char **argv)
         case OPT_NO_GEO: no_geo = 1; break;
         case OPT_RULES: cfg.rules_path = optarg; break;
         case OPT_MAX_FLOWS: cfg.max_flows = (uint32_t)parse_num(optarg, "--max-flows", 1u << 26); break;
+        case OPT_MEM: cfg.mem_limit = (uint64_t)parse_num(optarg, "--mem-limit", 1u << 20) << 20; if (cfg.mem_limit == 0) { die_usage("--mem-limit needs at least 1 MiB"); } break;
         case ':':
             fprintf(stderr, "keyprov: option '%s' needs an argument (try keyprov --help)\n",
                     argv[optind - 1]);
@@ -758,11 +761,13 @@ int main(int argc, char **argv)
                ",\"flows_evicted_idle\":%" PRIu64 ",\"flows_evicted_full\":%" PRIu64
                ",\"tls_handshakes\":%" PRIu64 ",\"reasm_overflow\":%" PRIu64
                ",\"key_records\":%" PRIu64 ",\"flagged\":%" PRIu64 ",\"media_flows\":%" PRIu64
-               ",\"sessions\":%" PRIu64 ",\"sessions_violation\":%" PRIu64,
+               ",\"sessions\":%" PRIu64 ",\"sessions_violation\":%" PRIu64
+               ",\"mem_peak\":%" PRIu64 ",\"mem_limited\":%" PRIu64,
                KP_EVENT_SCHEMA_VERSION, st.packets, st.bytes, st.ipv4, st.ipv6, st.tcp, st.udp,
                st.ip_fragments, st.undecodable, st.flows_created, st.flows_evicted_idle,
                st.flows_evicted_full, st.tls_handshakes, st.reasm_overflow, st.key_records,
-               st.flagged, st.media_flows, st.sessions, st.sessions_violation);
+               st.flagged, st.media_flows, st.sessions, st.sessions_violation, st.mem_peak,
+               st.mem_limited);
         if (have_kstats) {
             printf(",\"kernel_received\":%" PRIu64 ",\"kernel_dropped\":%" PRIu64
                    ",\"interface_dropped\":%" PRIu64, krecv, kdrop, kifdrop);

@@ -127,6 +127,9 @@ struct kp_config {
     kp_event_cb on_event;       /* may be NULL */
     void *user;                 /* passed to on_event */
     uint64_t hash_seed;         /* flow hash seed; 0: chosen at random */
+    uint64_t mem_limit;         /* bytes of per-flow analysis state (reassembly, handshake
+                                   buffers) at most; flows beyond it are counted, not analysed
+                                   (default 512 MiB) */
 };
 
 KP_API void kp_config_init(struct kp_config *cfg);
@@ -182,6 +185,8 @@ struct kp_stats {
     uint64_t key_records, flagged;
     uint64_t media_flows;        /* media flows reported (Zoom media, RTP, SRTP) */
     uint64_t sessions, sessions_violation, sessions_evicted;
+    uint64_t mem_limited;        /* analyses skipped because mem_limit was reached */
+    uint64_t mem_used, mem_peak; /* bytes of per-flow analysis state now, and at most */
 };
 #define KP_STATS_INIT {.size = sizeof(struct kp_stats)}
 KP_API void kp_engine_stats(const struct kp_engine *eng, struct kp_stats *out);

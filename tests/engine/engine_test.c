@@ -76,6 +76,10 @@ static void test_citizenlab_events(void **state)
     struct kp_stats st = KP_STATS_INIT;
     kp_engine_stats(eng, &st);
     assert_int_equal(st.packets, 404);
+    /* every byte of per-flow state is given back, and some was used */
+    assert_int_equal(st.mem_used, 0);
+    assert_true(st.mem_peak > 0);
+    assert_int_equal(st.mem_limited, 0);
     assert_int_equal(st.tls_handshakes, 2);
     assert_int_equal(st.key_records, 2);
     assert_int_equal(s.keys, 2);
@@ -211,6 +215,32 @@ static void test_host_owned_flows(void **state)
     kp_engine_free(eng);
 }
 
+/* A memory budget too small for any analysis: packets are still counted,
+ * nothing is analysed, nothing leaks, nothing crashes. */
+static void test_memory_budget(void **state)
+{
+    (void)state;
+    struct seen s;
+    memset(&s, 0, sizeof(s));
+    struct kp_config cfg;
+    kp_config_init(&cfg);
+    cfg.mem_limit = 64;
+    cfg.on_event = on_event;
+    cfg.user = &s;
+    struct kp_engine *eng;
+    char err[256];
+    assert_int_equal(kp_engine_new(&eng, &cfg, err, sizeof(err)), KP_OK);
+    feed_file(eng, "citizenlab-2020.pcap");
+    kp_engine_finish(eng);
+    struct kp_stats st = KP_STATS_INIT;
+    kp_engine_stats(eng, &st);
+    assert_int_equal(st.packets, 404);
+    assert_true(st.mem_limited > 0);
+    assert_int_equal(st.mem_used, 0);
+    assert_int_equal(s.keys, 0);
+    kp_engine_free(eng);
+}
+
 static void test_config_and_errors(void **state)
 {
     (void)state;
@@ -255,6 +285,7 @@ int main(void)
         cmocka_unit_test(test_citizenlab_events),
         cmocka_unit_test(test_eviction_keeps_records),
         cmocka_unit_test(test_host_owned_flows),
+        cmocka_unit_test(test_memory_budget),
         cmocka_unit_test(test_config_and_errors),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
