@@ -84,7 +84,7 @@ struct row {
     char ts[40];
     char service[64];
     char client[64];
-    char holder[64];
+    char holder[80];
     char country[16];
     char network[128];
     char mechanism[48];
@@ -131,6 +131,7 @@ struct sink {
     char *buf;
     size_t len, cap;
     bool failed;
+    int err; /* errno of the first failure */
 };
 
 static void put(struct sink *s, const char *p, size_t n)
@@ -141,6 +142,7 @@ static void put(struct sink *s, const char *p, size_t n)
     if (s->fp != NULL) {
         if (fwrite(p, 1, n, s->fp) != n) {
             s->failed = true;
+            s->err = errno;
         }
         return;
     }
@@ -152,6 +154,7 @@ static void put(struct sink *s, const char *p, size_t n)
         char *nb = realloc(s->buf, cap);
         if (nb == NULL) {
             s->failed = true;
+            s->err = ENOMEM;
             return;
         }
         s->buf = nb;
@@ -901,6 +904,18 @@ static void note_ts(struct kp_html *h, const char *ts)
     }
 }
 
+/* "192.0.2.1:443", "[2001:db8::1]:443", or the address alone. */
+static void format_endpoint(char *out, size_t cap, const char *ip, int64_t port)
+{
+    if (port <= 0 || port > 65535) {
+        snprintf(out, cap, "%s", ip);
+    } else if (strchr(ip, ':') != NULL) {
+        snprintf(out, cap, "[%s]:%" PRId64, ip, port);
+    } else {
+        snprintf(out, cap, "%s:%" PRId64, ip, port);
+    }
+}
+
 static void format_network(char *out, size_t cap, int64_t asn, const char *org)
 {
     if (asn > 0 && org[0] != '\0') {
@@ -941,13 +956,7 @@ static void on_key(struct kp_html *h, struct jv ev)
     snprintf(r->ts, sizeof(r->ts), "%s", ts);
     get_str(ev, "service", r->service, sizeof(r->service));
     get_str(client, "ip", r->client, sizeof(r->client));
-    snprintf(r->holder, sizeof(r->holder), "%s", ip);
-    int64_t port = get_int(issuer, "port");
-    if (port > 0 && strlen(r->holder) + 8 < sizeof(r->holder)) {
-        size_t l = strlen(r->holder);
-        snprintf(r->holder + l, sizeof(r->holder) - l,
-                 strchr(r->holder, ':') != NULL ? " port %" PRId64 : ":%" PRId64, port);
-    }
+    format_endpoint(r->holder, sizeof(r->holder), ip, get_int(issuer, "port"));
     snprintf(r->country, sizeof(r->country), "%s", c != NULL ? c->code : cc);
     format_network(r->network, sizeof(r->network), asn, org);
     get_str(ev, "mechanism", r->mechanism, sizeof(r->mechanism));
@@ -1023,14 +1032,7 @@ static void on_session(struct kp_html *h, struct jv ev)
             }
             /* The summary row names the first flagged holder (else the first). */
             if (r != NULL && (r->holder[0] == '\0' || (flagged && nflagged == 0))) {
-                snprintf(r->holder, sizeof(r->holder), "%s", ip);
-                int64_t port = get_int(hv, "port");
-                size_t l = strlen(r->holder);
-                if (port > 0 && l + 8 < sizeof(r->holder)) {
-                    snprintf(r->holder + l, sizeof(r->holder) - l,
-                             strchr(r->holder, ':') != NULL ? " port %" PRId64 : ":%" PRId64,
-                             port);
-                }
+                format_endpoint(r->holder, sizeof(r->holder), ip, get_int(hv, "port"));
                 snprintf(r->country, sizeof(r->country), "%s", c != NULL ? c->code : cc);
                 format_network(r->network, sizeof(r->network), asn, org);
                 get_str(hv, "mechanism", r->mechanism, sizeof(r->mechanism));
@@ -1490,7 +1492,7 @@ static const char *const html_css[] = {
     "td.cc{white-space:nowrap}",
     "td.cc .sw{margin-right:7px;vertical-align:0}",
     "td.cc .code{font-family:var(--mono);font-weight:700}",
-    ".small.bad,.bad{color:var(--red);font-weight:600}",
+    ".small.bad,.bad{color:var(--red);font-weight:600;white-space:nowrap}",
     "td.cc .cname{color:var(--muted)}",
     ".geo{display:grid;grid-template-columns:minmax(0,11fr) minmax(0,9fr);gap:20px;align-items:start}",
     "@media (max-width:1000px){.geo{grid-template-columns:1fr}}",
@@ -2213,7 +2215,7 @@ static void write_countries_table(struct sink *s, const struct kp_html *h,
     if (sessions) {
         puts_(s, "<th class=\"num\">Sessions</th>");
     }
-    puts_(s, "<th class=\"num\">Key records</th><th>Issuers and networks</th></tr></thead>\n"
+    puts_(s, "<th class=\"num\">Keys</th><th>Issuers</th></tr></thead>\n"
              "<tbody>\n");
     for (size_t i = 0; i < n; i++) {
         const struct country *c = &sorted[i];
@@ -2416,7 +2418,7 @@ static void write_report(struct sink *s, struct kp_html *h, const char *title,
         put_texts(s, a);
         if (strcmp(a, b) != 0) {
             puts_(s, " \xe2\x80\x93 ");
-            put_texts(s, strncmp(a, b, 10) == 0 ? b + 11 : b);
+            put_texts(s, strncmp(a, b, 10) == 0 && strlen(b) > 11 ? b + 11 : b);
         }
         puts_(s, " UTC</span>");
     }
@@ -2649,9 +2651,10 @@ int kp_html_close(struct kp_html *h, const char *title, const char *stats_json, 
     struct sink s = {0};
     s.fp = h->fp;
     write_report(&s, h, title, stats_json);
-    int saved = errno;
-    bool failed = s.failed || fflush(h->fp) != 0 || ferror(h->fp);
-    if (failed) {
+    int saved = s.err;
+    bool failed = s.failed;
+    if (!failed && (fflush(h->fp) != 0 || ferror(h->fp))) {
+        failed = true;
         saved = errno;
     }
     if (fclose(h->fp) != 0 && !failed) {

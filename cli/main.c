@@ -19,6 +19,7 @@
 
 #include "capture.h"
 #include "eve.h"
+#include "html.h"
 #include "keyprov.h"
 
 #ifndef KP_GEODATA_DIRS
@@ -39,6 +40,7 @@ struct cli {
     FILE *out;
     int out_broken;
     struct kp_eve *eve;
+    struct kp_html *html;
 };
 
 /* The running capture, for the signal handler (the only global). */
@@ -73,6 +75,7 @@ static void usage(FILE *fp)
           "output:\n"
           "  --json             JSON Lines events (schema in docs/events.md)\n"
           "  --eve FILE         Suricata-EVE records: alerts for violations, keyprov records\n"
+          "  --html FILE        a self-contained HTML report with a map of key holders\n"
           "  -q                 no summary and no progress line\n"
           "  -v                 also each key record, media flow and anomaly\n"
           "  --color WHEN       never, always or auto (default: when stdout is a terminal)\n"
@@ -271,6 +274,9 @@ static void on_event(const struct kp_event *ev, void *user)
     } else {
         c->anomalies++;
     }
+    if (c->html != NULL) {
+        kp_html_event(c->html, ev);
+    }
     if (c->eve != NULL) {
         kp_eve_event(c->eve, ev);
         if (kp_eve_failed(c->eve)) {
@@ -414,6 +420,33 @@ static void default_geo(char *country, char *asn, size_t len)
     }
 }
 
+/* The world map for --html: worldmap.json beside the country database, or
+ * in the first default geodata folder that has one (geo/fetch-worldmap). */
+static void map_path(const char *country_db, char *out, size_t len)
+{
+    out[0] = '\0';
+    if (country_db != NULL) {
+        const char *slash = strrchr(country_db, '/');
+        int dl = slash != NULL ? (int)(slash - country_db) : 1;
+        snprintf(out, len, "%.*s/worldmap.json", dl, slash != NULL ? country_db : ".");
+        if (file_exists(out)) {
+            return;
+        }
+    }
+    const char *env = getenv("KEYPROV_GEODATA");
+    char dirs[4096];
+    snprintf(dirs, sizeof(dirs), "%s%s%s", env != NULL ? env : "", env != NULL ? ":" : "",
+             KP_GEODATA_DIRS);
+    char *save = NULL;
+    for (char *d = strtok_r(dirs, ":", &save); d != NULL; d = strtok_r(NULL, ":", &save)) {
+        snprintf(out, len, "%s/worldmap.json", d);
+        if (file_exists(out)) {
+            return;
+        }
+    }
+    out[0] = '\0';
+}
+
 static void print_version(const struct kp_geo *geo, const char *country_path)
 {
     printf("keyprov %s (event schema %d)\n", kp_version(), KP_EVENT_SCHEMA_VERSION);
@@ -489,7 +522,7 @@ static unsigned long parse_num(const char *s, const char *what, unsigned long ma
 int main(int argc, char **argv)
 {
     enum { OPT_JSON = 256, OPT_ALL, OPT_FLAG, OPT_ALLOW, OPT_GEO_C, OPT_GEO_A, OPT_NO_GEO,
-           OPT_RULES, OPT_MAX_FLOWS, OPT_POLICY, OPT_COLOR, OPT_EVE, OPT_MEM };
+           OPT_RULES, OPT_MAX_FLOWS, OPT_POLICY, OPT_COLOR, OPT_EVE, OPT_MEM, OPT_HTML };
     static const struct option longopts[] = {
         {"json", no_argument, NULL, OPT_JSON},
         {"all", no_argument, NULL, OPT_ALL},
@@ -502,6 +535,7 @@ int main(int argc, char **argv)
         {"policy", required_argument, NULL, OPT_POLICY},
         {"color", required_argument, NULL, OPT_COLOR},
         {"eve", required_argument, NULL, OPT_EVE},
+        {"html", required_argument, NULL, OPT_HTML},
         {"colour", required_argument, NULL, OPT_COLOR},
         {"max-flows", required_argument, NULL, OPT_MAX_FLOWS},
         {"mem-limit", required_argument, NULL, OPT_MEM},
@@ -528,6 +562,7 @@ int main(int argc, char **argv)
     opterr = 0; /* our own one-line messages */
     const char *drop_user = NULL;
     const char *eve_path = NULL;
+    const char *html_path = NULL;
     while ((opt = getopt_long(argc, argv, "+:r:i:c:s:pB:qvVhDZ:", longopts, NULL)) != -1) {
         switch (opt) {
         case 'r': copt.file = optarg; break;
@@ -562,6 +597,7 @@ int main(int argc, char **argv)
             has_policy = 1;
             break;
         case OPT_EVE: eve_path = optarg; break;
+        case OPT_HTML: html_path = optarg; break;
         case OPT_COLOR:
             if (strcmp(optarg, "auto") == 0) {
                 color_mode = -1;
@@ -700,6 +736,20 @@ int main(int argc, char **argv)
             return EXIT_USAGE;
         }
     }
+    if (html_path != NULL) {
+        char map[PATH_MAX];
+        map_path(geo_c, map, sizeof(map));
+        cli.html = kp_html_open(html_path, map[0] != '\0' ? map : NULL, err, sizeof(err));
+        if (cli.html == NULL) {
+            fprintf(stderr, "keyprov: %s\n", err);
+            kp_eve_close(cli.eve, err, sizeof(err));
+            kp_capture_close(cap);
+            free(filter);
+            kp_geo_free(geo);
+            kp_policy_free(pol);
+            return EXIT_USAGE;
+        }
+    }
     /* Everything that needs privileges is open (capture, databases): drop
      * them now, before any packet is parsed. */
     if (drop_user != NULL && !drop_privileges(drop_user, err, sizeof(err))) {
@@ -754,25 +804,32 @@ int main(int argc, char **argv)
     kp_engine_stats(eng, &st);
     uint64_t krecv = 0, kdrop = 0, kifdrop = 0;
     int have_kstats = kp_capture_kernel_stats(cap, &krecv, &kdrop, &kifdrop);
+    char stats[2048];
+    int sn = snprintf(stats, sizeof(stats),
+             "{\"event_type\":\"stats\",\"schema\":%d,\"packets\":%" PRIu64 ",\"bytes\":%" PRIu64
+             ",\"ipv4\":%" PRIu64 ",\"ipv6\":%" PRIu64 ",\"tcp\":%" PRIu64 ",\"udp\":%" PRIu64
+             ",\"ip_fragments\":%" PRIu64 ",\"undecodable\":%" PRIu64 ",\"flows\":%" PRIu64
+             ",\"flows_evicted_idle\":%" PRIu64 ",\"flows_evicted_full\":%" PRIu64
+             ",\"tls_handshakes\":%" PRIu64 ",\"reasm_overflow\":%" PRIu64
+             ",\"key_records\":%" PRIu64 ",\"flagged\":%" PRIu64 ",\"media_flows\":%" PRIu64
+             ",\"sessions\":%" PRIu64 ",\"sessions_violation\":%" PRIu64
+             ",\"mem_peak\":%" PRIu64 ",\"mem_limited\":%" PRIu64,
+             KP_EVENT_SCHEMA_VERSION, st.packets, st.bytes, st.ipv4, st.ipv6, st.tcp, st.udp,
+             st.ip_fragments, st.undecodable, st.flows_created, st.flows_evicted_idle,
+             st.flows_evicted_full, st.tls_handshakes, st.reasm_overflow, st.key_records,
+             st.flagged, st.media_flows, st.sessions, st.sessions_violation, st.mem_peak,
+             st.mem_limited);
+    if (have_kstats && sn > 0 && (size_t)sn < sizeof(stats)) {
+        sn += snprintf(stats + sn, sizeof(stats) - (size_t)sn,
+                       ",\"kernel_received\":%" PRIu64 ",\"kernel_dropped\":%" PRIu64
+                       ",\"interface_dropped\":%" PRIu64, krecv, kdrop, kifdrop);
+    }
+    if (sn > 0 && (size_t)sn < sizeof(stats)) {
+        snprintf(stats + sn, sizeof(stats) - (size_t)sn, ",\"truncated\":%s}",
+                 end == KP_CAP_ERROR ? "true" : "false");
+    }
     if (!cli.out_broken && cli.json) {
-        printf("{\"event_type\":\"stats\",\"schema\":%d,\"packets\":%" PRIu64 ",\"bytes\":%" PRIu64
-               ",\"ipv4\":%" PRIu64 ",\"ipv6\":%" PRIu64 ",\"tcp\":%" PRIu64 ",\"udp\":%" PRIu64
-               ",\"ip_fragments\":%" PRIu64 ",\"undecodable\":%" PRIu64 ",\"flows\":%" PRIu64
-               ",\"flows_evicted_idle\":%" PRIu64 ",\"flows_evicted_full\":%" PRIu64
-               ",\"tls_handshakes\":%" PRIu64 ",\"reasm_overflow\":%" PRIu64
-               ",\"key_records\":%" PRIu64 ",\"flagged\":%" PRIu64 ",\"media_flows\":%" PRIu64
-               ",\"sessions\":%" PRIu64 ",\"sessions_violation\":%" PRIu64
-               ",\"mem_peak\":%" PRIu64 ",\"mem_limited\":%" PRIu64,
-               KP_EVENT_SCHEMA_VERSION, st.packets, st.bytes, st.ipv4, st.ipv6, st.tcp, st.udp,
-               st.ip_fragments, st.undecodable, st.flows_created, st.flows_evicted_idle,
-               st.flows_evicted_full, st.tls_handshakes, st.reasm_overflow, st.key_records,
-               st.flagged, st.media_flows, st.sessions, st.sessions_violation, st.mem_peak,
-               st.mem_limited);
-        if (have_kstats) {
-            printf(",\"kernel_received\":%" PRIu64 ",\"kernel_dropped\":%" PRIu64
-                   ",\"interface_dropped\":%" PRIu64, krecv, kdrop, kifdrop);
-        }
-        printf(",\"truncated\":%s}\n", end == KP_CAP_ERROR ? "true" : "false");
+        printf("%s\n", stats);
     } else if (!cli.out_broken && !cli.quiet) {
         if (cli.keys == 0 && cli.media > 0) {
             printf("no key exchange visible: only media (%" PRIu64 " flows); the keys were agreed "
@@ -811,6 +868,11 @@ int main(int argc, char **argv)
                 kp_capture_source(cap), krecv, kdrop, kifdrop);
     }
     int rc = st.flagged > 0 || st.sessions_violation > 0 ? EXIT_FLAGGED : EXIT_CLEAN;
+    if (cli.html != NULL &&
+        kp_html_close(cli.html, kp_capture_source(cap), stats, err, sizeof(err)) != 0) {
+        fprintf(stderr, "keyprov: %s\n", err);
+        rc = EXIT_USAGE;
+    }
     if (cli.eve != NULL && kp_eve_close(cli.eve, err, sizeof(err)) != 0) {
         fprintf(stderr, "keyprov: %s\n", err);
         rc = EXIT_USAGE;
