@@ -16,7 +16,10 @@
 4. The key records and media flows of keys_expected.tsv are reported with
    the default options (the service, mechanism and issuer a user reads).
 
-usage: corpus_test.py KEYPROV PCAP_DIR EXPECTED_TSV MEDIA_EXPECTED_TSV KEYS_EXPECTED_TSV
+5. With --flag @CN, each capture's sessions (service, client, verdict, key
+   holder) equal sessions_expected.tsv, and no other capture has one.
+
+usage: corpus_test.py KEYPROV PCAP_DIR EXPECTED_TSV MEDIA_EXPECTED_TSV KEYS_EXPECTED_TSV SESSIONS_TSV
 """
 import json
 import os
@@ -128,8 +131,34 @@ def check_keys(keyprov, pcap_dir, keys_tsv):
     return len(rows), fails
 
 
+def check_sessions(keyprov, pcap_dir, captures, tsv):
+    want = {}
+    for line in open(tsv, encoding='utf-8'):
+        if line.startswith('#') or not line.strip():
+            continue
+        cap, svc, client, verdict, holder = line.rstrip('\n').split('\t')
+        want.setdefault(cap, set()).add((svc, client, verdict, holder))
+    fails = 0
+    for cap in captures:
+        p = subprocess.run([keyprov, '--json', '--flag', '@CN', '-r', os.path.join(pcap_dir, cap)],
+                           capture_output=True, timeout=120)
+        got = set()
+        for l in p.stdout.decode().splitlines():
+            e = json.loads(l)
+            if e['event_type'] == 'session':
+                got.add((e['service'], e['client']['ip'], e['verdict'], e['holder']))
+        exp = want.get(cap, set())
+        for x in sorted(exp - got):
+            print('FAIL %s: expected session %s' % (cap, '/'.join(x)))
+            fails += 1
+        for x in sorted(got - exp):
+            print('FAIL %s: unexpected session %s' % (cap, '/'.join(x)))
+            fails += 1
+    return sum(len(v) for v in want.values()), fails
+
+
 def main():
-    keyprov, pcap_dir, expected_tsv, media_tsv, keys_tsv = sys.argv[1:6]
+    keyprov, pcap_dir, expected_tsv, media_tsv, keys_tsv, sessions_tsv = sys.argv[1:7]
     if not os.path.isdir(pcap_dir):
         fail_missing(pcap_dir)
     expected = {}
@@ -184,9 +213,11 @@ def main():
                 failures += 1
     nkeys, kfail = check_keys(keyprov, pcap_dir, keys_tsv)
     failures += kfail
+    nsess, sfail = check_sessions(keyprov, pcap_dir, captures, sessions_tsv)
+    failures += sfail
     print('corpus: %d captures run, %d TLS and %d UDP key-exchange captures compared with tshark, '
-          '%d expected key/media records checked, %d failures'
-          % (len(captures), checked_tls, checked_media, nkeys, failures))
+          '%d expected key/media records and %d session verdicts checked, %d failures'
+          % (len(captures), checked_tls, checked_media, nkeys, nsess, failures))
     print('%d passed, %d failed' % (len(captures) - failures if failures < len(captures) else 0,
                                     failures))
     return 1 if failures else 0
