@@ -258,6 +258,14 @@ struct kp_flow *kp_flow_lookup(struct kp_flow_table *t, const struct kp_addr *sr
     return f;
 }
 
+void kp_flow_table_foreach(struct kp_flow_table *t, void (*fn)(const struct kp_flow *f, void *user),
+                           void *user)
+{
+    for (uint32_t i = t->lru_head; i != 0; i = t->flows[i - 1].lru_next) {
+        fn(&t->flows[i - 1], user);
+    }
+}
+
 void kp_flow_table_flush(struct kp_flow_table *t)
 {
     while (t->lru_head != 0) {

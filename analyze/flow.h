@@ -62,6 +62,11 @@ struct kp_flow *kp_flow_lookup(struct kp_flow_table *t, const struct kp_addr *sr
 bool kp_flow_key_make(struct kp_flow_key *k, const struct kp_addr *src, uint16_t sport,
                       const struct kp_addr *dst, uint16_t dport, uint8_t proto);
 
+/* Call fn for every flow in the table (no flow may be added or removed
+ * meanwhile). */
+void kp_flow_table_foreach(struct kp_flow_table *t, void (*fn)(const struct kp_flow *f, void *user),
+                           void *user);
+
 /* Release every flow (reason KP_FLOW_FINISH). */
 void kp_flow_table_flush(struct kp_flow_table *t);
 

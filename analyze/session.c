@@ -132,6 +132,28 @@ static void endpoint_text(char *buf, size_t len, const char *ip, uint16_t port)
     snprintf(buf, len, strchr(ip, ':') != NULL ? "[%s]:%u" : "%s:%u", ip, port);
 }
 
+#define MAX_CANDIDATES 64
+
+struct expiry {
+    struct kp_session *cand[MAX_CANDIDATES];
+    size_t n;
+};
+
+/* A session stays open while any flow of its client is still in the flow
+ * table: a long call's media flow reports only when it ends, and must find
+ * its session still there. */
+static void still_active(const struct kp_flow *f, void *user)
+{
+    struct expiry *x = user;
+    for (size_t i = 0; i < x->n; i++) {
+        struct kp_session *s = x->cand[i];
+        if (s != NULL && (memcmp(&f->key.a, &s->client, sizeof(s->client)) == 0 ||
+                          memcmp(&f->key.b, &s->client, sizeof(s->client)) == 0)) {
+            x->cand[i] = NULL;
+        }
+    }
+}
+
 static void expire(struct kp_engine *eng, uint64_t now)
 {
     struct kp_sessions *ss = &eng->sessions;
@@ -139,12 +161,26 @@ static void expire(struct kp_engine *eng, uint64_t now)
         return;
     }
     ss->last_sweep_us = now;
-    for (size_t i = 0; i < KP_SESSIONS; i++) {
+    struct expiry x = {.n = 0};
+    for (size_t i = 0; i < KP_SESSIONS && x.n < MAX_CANDIDATES; i++) {
         struct kp_session *s = ss->s[i];
         if (s != NULL && s->last_us + KP_SESSION_IDLE_US < now) {
-            kp_session_emit(eng, s);
-            free(s);
-            ss->s[i] = NULL;
+            x.cand[x.n++] = s;
+        }
+    }
+    if (x.n == 0) {
+        return;
+    }
+    kp_flow_table_foreach(eng->flows, still_active, &x);
+    for (size_t i = 0; i < KP_SESSIONS; i++) {
+        struct kp_session *s = ss->s[i];
+        for (size_t j = 0; s != NULL && j < x.n; j++) {
+            if (x.cand[j] == s) {
+                kp_session_emit(eng, s);
+                free(s);
+                ss->s[i] = NULL;
+                break;
+            }
         }
     }
 }

@@ -218,6 +218,24 @@ def test_sdes_cleartext():
           and 'VIOLATION  sip' in out2 and 'EXPOSED' in out2, out2)
 
 
+def test_long_call_one_session():
+    """A 12-minute call: the key exchange at the start, media until the end.
+    The session must not expire (and split) while its media flow lives."""
+    lt, pkts = pcaptool.read_pcap(CITIZEN)
+    media = [p for p in pkts if len(p[3]) > 37 and p[3][36:38] == b'\x22\x61']  # dport 8801
+    base = pkts[-1][0]
+    extra = []
+    for i in range(1, 25):  # one packet every 30 s for 12 minutes
+        s0, us, orig, data = media[i % len(media)]
+        extra.append((base + 30 * i, us, orig, data))
+    path = os.path.join(TMP, 'long-call.pcap')
+    pcaptool.write_pcap(path, lt, pkts + extra)
+    rc, out, _ = kp('--json', '-r', path, '--flag', '@CN')
+    ss = events(out, 'session')
+    check('a 12-minute call stays one session (key exchange + media)', len(ss) == 1
+          and ss[0]['keys'] == 2 and ss[0]['media'] == 1, json.dumps(ss)[:800])
+
+
 def test_eve():
     path = os.path.join(TMP, 'eve.json')
     rc, out, err = kp('-r', CITIZEN, '--flag', '@CN', '--eve', path)
@@ -330,6 +348,7 @@ def main():
             test_real_zoom_moved_to_beijing()
         test_sdes_cleartext()
         test_eve()
+        test_long_call_one_session()
         test_inputs()
         test_bad_input()
     finally:
