@@ -39,6 +39,7 @@ struct cli {
     size_t ncountries;
     FILE *out;
     int out_broken;
+    int out_errno;             /* why the output broke (EPIPE: the reader left) */
     struct kp_eve *eve;
     struct kp_html *html;
 };
@@ -320,8 +321,9 @@ static void on_event(const struct kp_event *ev, void *user)
         put_safe(c->out, kp_event_str(ev, KP_F_REASON));
         fputc('\n', c->out);
     }
-    if (ferror(c->out)) {
+    if (ferror(c->out) && !c->out_broken) {
         c->out_broken = 1;
+        c->out_errno = errno;
         kp_capture_stop(g_capture);
     }
 }
@@ -790,14 +792,15 @@ int main(int argc, char **argv)
     struct feed_ctx fc = {.eng = eng, .linktype = lt, .cap = cap};
     fc.progress = !cli.quiet && copt.file != NULL && isatty(STDERR_FILENO);
     fc.start = fc.last_draw = now_s();
-    enum kp_capture_end end = kp_capture_run(cap, count, on_packet, &fc, err, sizeof(err));
+    char cap_err[512] = "";
+    enum kp_capture_end end = kp_capture_run(cap, count, on_packet, &fc, cap_err, sizeof(cap_err));
     if (fc.progress && fc.last_draw > fc.start) {
         fputs("\r\033[K", stderr); /* clear the progress line */
     }
     kp_engine_finish(eng);
-    fflush(cli.out);
-    if (ferror(cli.out)) {
+    if ((fflush(cli.out) != 0 || ferror(cli.out)) && !cli.out_broken) {
         cli.out_broken = 1;
+        cli.out_errno = errno;
     }
 
     struct kp_stats st = KP_STATS_INIT;
@@ -861,7 +864,10 @@ int main(int argc, char **argv)
                    st.ip_fragments, st.undecodable, st.flows_evicted_full);
         }
     }
-    fflush(stdout);
+    if (fflush(stdout) != 0 && !cli.out_broken) {
+        cli.out_broken = 1;
+        cli.out_errno = errno;
+    }
     if (have_kstats) {
         fprintf(stderr, "keyprov: %s: %" PRIu64 " packets received by filter, %" PRIu64
                         " dropped by kernel, %" PRIu64 " dropped by interface\n",
@@ -878,7 +884,14 @@ int main(int argc, char **argv)
         rc = EXIT_USAGE;
     }
     if (end == KP_CAP_ERROR) {
-        fprintf(stderr, "keyprov: %s\n", err);
+        fprintf(stderr, "keyprov: %s\n", cap_err);
+        rc = EXIT_USAGE;
+    }
+    /* A reader that went away (keyprov ... | head) ends the run quietly; any
+     * other write failure (a full disk) is an error. */
+    if (cli.out_broken && cli.out_errno != EPIPE) {
+        fprintf(stderr, "keyprov: standard output: %s\n",
+                cli.out_errno != 0 ? strerror(cli.out_errno) : "write error");
         rc = EXIT_USAGE;
     }
     kp_engine_free(eng);

@@ -254,6 +254,26 @@ def test_eve():
     one_line_error('--eve - with --json', *kp('-r', CITIZEN, '--eve', '-', '--json'), want='standard output')
 
 
+def test_output_errors():
+    big = os.path.join(SHARED, 'teams_ndpi.pcap')
+    if not os.path.exists(big):
+        big = CITIZEN
+    p = subprocess.Popen([KEYPROV, '--json', '--all', '-r', big], stdout=subprocess.PIPE,
+                         stderr=subprocess.PIPE)
+    p.stdout.readline()
+    p.stdout.close()  # the reader goes away, like `keyprov ... | head -1`
+    err = p.stderr.read().decode()
+    rc = p.wait(timeout=60)
+    check('a reader that goes away (| head): quiet exit, no error', rc in (0, 1) and err == '',
+          'rc=%d err=%r' % (rc, err))
+    with open('/dev/full', 'w') as full:
+        p = subprocess.run([KEYPROV, '--json', '-r', CITIZEN], stdout=full, stderr=subprocess.PIPE,
+                           timeout=60)
+    err = p.stderr.decode()
+    check('standard output on a full disk: one-line error, exit 2', p.returncode == 2
+          and err.strip() == 'keyprov: standard output: No space left on device', repr(err))
+
+
 def test_inputs():
     with open(CITIZEN, 'rb') as f:
         rc, out, _ = kp('--json', '-r', '-', stdin=f)
@@ -349,6 +369,7 @@ def main():
         test_sdes_cleartext()
         test_eve()
         test_long_call_one_session()
+        test_output_errors()
         test_inputs()
         test_bad_input()
     finally:
