@@ -50,13 +50,30 @@ KP_API void kp_config_init(struct kp_config *cfg)
 static void flow_release(struct kp_flow *f, enum kp_flow_release why, void *user)
 {
     struct kp_engine *eng = user;
-    (void)why;
     /* Whatever a flow still holds is finalised before its slot is reused:
      * eviction never loses a key record. */
     if (f->app_kind == KP_APP_TLS) {
         kp_tls_flow_release(eng, f);
     } else if (f->app_kind == KP_APP_UDP) {
         kp_udp_flow_release(eng, f);
+    }
+    if (eng->cfg.report_flows && eng->cfg.on_event != NULL) {
+        struct kp_flow_rec r;
+        memset(&r, 0, sizeof(r));
+        struct kp_addr c, sv;
+        kp_flow_endpoint(f, 0, &c, &r.client_port);
+        kp_flow_endpoint(f, 1, &sv, &r.server_port);
+        kp_addr_str(&c, r.client_ip, sizeof(r.client_ip));
+        kp_addr_str(&sv, r.server_ip, sizeof(r.server_ip));
+        r.ts_us = f->first_us;
+        r.last_us = f->last_us;
+        r.proto = f->key.proto == KP_PROTO_TCP ? "tcp" : "udp";
+        memcpy(r.pkts, f->pkts, sizeof(r.pkts));
+        memcpy(r.bytes, f->bytes, sizeof(r.bytes));
+        r.seen = f->seen;
+        r.end = why == KP_FLOW_IDLE ? "idle" : why == KP_FLOW_EVICTED ? "evicted" : "end";
+        struct kp_event ev = {.type = KP_EV_FLOW, .flow = &r};
+        eng->cfg.on_event(&ev, eng->cfg.user);
     }
 }
 

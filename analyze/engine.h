@@ -134,8 +134,20 @@ struct kp_sessions {
     uint64_t last_sweep_us;
 };
 
+/* A flow, when it leaves the table (flow events, on request). */
+struct kp_flow_rec {
+    uint64_t ts_us, last_us;
+    const char *proto;
+    char client_ip[46], server_ip[46];
+    uint16_t client_port, server_port;
+    uint64_t pkts[2], bytes[2];   /* 0: from the client (the initiator) */
+    uint16_t seen;                /* KP_SEEN_* */
+    const char *end;              /* "idle", "evicted", "end" */
+};
+
 struct kp_event {
     enum kp_event_type type;
+    const struct kp_flow_rec *flow;
     const struct kp_key_rec *key;
     const struct kp_anomaly *anomaly;
     const struct kp_media_rec *media;

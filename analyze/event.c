@@ -27,6 +27,14 @@ static const char *media_str(const struct kp_media_rec *m, enum kp_field f)
 
 KP_API const char *kp_event_str(const struct kp_event *ev, enum kp_field f)
 {
+    if (ev->type == KP_EV_FLOW) {
+        switch (f) {
+        case KP_F_CLIENT_IP: return ev->flow->client_ip;
+        case KP_F_ISSUER_IP: return ev->flow->server_ip;
+        case KP_F_PROTO: return ev->flow->proto;
+        default: return NULL;
+        }
+    }
     if (ev->type == KP_EV_MEDIA) {
         return media_str(ev->media, f);
     }
@@ -75,6 +83,15 @@ KP_API const char *kp_event_str(const struct kp_event *ev, enum kp_field f)
 
 KP_API int64_t kp_event_int(const struct kp_event *ev, enum kp_field f)
 {
+    if (ev->type == KP_EV_FLOW) {
+        switch (f) {
+        case KP_F_CLIENT_PORT: return ev->flow->client_port;
+        case KP_F_ISSUER_PORT: return ev->flow->server_port;
+        case KP_F_PACKETS: return (int64_t)(ev->flow->pkts[0] + ev->flow->pkts[1]);
+        case KP_F_TS_US: return (int64_t)ev->flow->ts_us;
+        default: return 0;
+        }
+    }
     if (ev->type == KP_EV_SESSION) {
         const struct kp_session *s = ev->session;
         switch (f) {
@@ -344,6 +361,44 @@ static void media_json(struct kp_jw *w, const struct kp_media_rec *m)
     kp_jw_arr_close(w);
 }
 
+static void flow_json(struct kp_jw *w, const struct kp_flow_rec *f)
+{
+    static const struct {
+        uint16_t bit;
+        const char *name;
+    } names[] = {{KP_SEEN_TLS, "tls"}, {KP_SEEN_DTLS, "dtls"}, {KP_SEEN_QUIC, "quic"},
+                 {KP_SEEN_STUN, "stun"}, {KP_SEEN_TURN, "turn"}, {KP_SEEN_RTP, "rtp"},
+                 {KP_SEEN_ZOOM, "zoom"}, {KP_SEEN_SIP, "sip"}, {KP_SEEN_ZRTP, "zrtp"}};
+    char ts[48], last[48];
+    fmt_ts(f->ts_us, ts, sizeof(ts));
+    fmt_ts(f->last_us, last, sizeof(last));
+    kp_jw_str(w, "event_type", "flow");
+    kp_jw_int(w, "schema", KP_EVENT_SCHEMA_VERSION);
+    kp_jw_str(w, "ts", ts);
+    kp_jw_str(w, "last_ts", last);
+    kp_jw_str(w, "proto", f->proto);
+    kp_jw_obj_open(w, "client");
+    kp_jw_str(w, "ip", f->client_ip);
+    kp_jw_int(w, "port", f->client_port);
+    kp_jw_obj_close(w);
+    kp_jw_obj_open(w, "server");
+    kp_jw_str(w, "ip", f->server_ip);
+    kp_jw_int(w, "port", f->server_port);
+    kp_jw_obj_close(w);
+    kp_jw_int(w, "pkts_toserver", (int64_t)f->pkts[0]);
+    kp_jw_int(w, "pkts_toclient", (int64_t)f->pkts[1]);
+    kp_jw_int(w, "bytes_toserver", (int64_t)f->bytes[0]);
+    kp_jw_int(w, "bytes_toclient", (int64_t)f->bytes[1]);
+    kp_jw_arr_open(w, "protocols");
+    for (size_t i = 0; i < sizeof(names) / sizeof(names[0]); i++) {
+        if (f->seen & names[i].bit) {
+            kp_jw_str(w, NULL, names[i].name);
+        }
+    }
+    kp_jw_arr_close(w);
+    kp_jw_str(w, "end", f->end);
+}
+
 static void session_json(struct kp_jw *w, const struct kp_session *s)
 {
     char ts[48], last[48];
@@ -425,6 +480,8 @@ KP_API size_t kp_event_json(const struct kp_event *ev, char *buf, size_t len)
         media_json(&w, ev->media);
     } else if (ev->type == KP_EV_SESSION) {
         session_json(&w, ev->session);
+    } else if (ev->type == KP_EV_FLOW) {
+        flow_json(&w, ev->flow);
     } else {
         anomaly_json(&w, ev->anomaly);
     }

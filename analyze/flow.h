@@ -32,9 +32,23 @@ struct kp_flow {
     uint8_t bypass;                /* analysis finished: count only */
     uint8_t app_kind;
     uint8_t syn_seen;              /* bit per direction: syn_seq is valid */
+    uint16_t seen;                 /* KP_SEEN_*: protocols recognised on the flow */
     uint32_t syn_seq[2];           /* TCP: SYN sequence numbers, kept until analysis starts */
     void *app;                     /* per-flow analysis state of kind app_kind (engine.h);
                                       NULL when none */
+};
+
+/* Protocols recognised on a flow (kp_flow.seen), for flow events. */
+enum {
+    KP_SEEN_TLS = 1u << 0,
+    KP_SEEN_DTLS = 1u << 1,
+    KP_SEEN_QUIC = 1u << 2,
+    KP_SEEN_STUN = 1u << 3,
+    KP_SEEN_RTP = 1u << 4,
+    KP_SEEN_ZOOM = 1u << 5,
+    KP_SEEN_SIP = 1u << 6,
+    KP_SEEN_ZRTP = 1u << 7,
+    KP_SEEN_TURN = 1u << 8
 };
 
 enum kp_flow_release { KP_FLOW_IDLE, KP_FLOW_EVICTED, KP_FLOW_FINISH };

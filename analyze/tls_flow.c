@@ -116,6 +116,8 @@ static void free_app(struct kp_engine *eng, struct kp_flow *f)
 {
     struct kp_tls_app *app = f->app;
     if (app != NULL) {
+        f->seen |= (app->tls[0] || app->tls[1]) ? KP_SEEN_TLS : 0;
+        f->seen |= app->sip ? KP_SEEN_SIP : 0;
         kp_engine_account(eng, -(int64_t)(app->rs[0].cap + app->rs[1].cap));
         kp_reasm_free(&app->rs[0]);
         kp_reasm_free(&app->rs[1]);

@@ -862,6 +862,22 @@ static void emit_media(struct kp_engine *eng, struct kp_flow *f)
 
 /* --------------------------------------------------------------- demux */
 
+/* The flow entry outlives the analysis state: note what was recognised. */
+static void note_seen(struct kp_flow *f, const struct kp_udp_app *app)
+{
+    static const struct {
+        uint32_t app;
+        uint16_t flow;
+    } map[] = {{SEEN_STUN, KP_SEEN_STUN}, {SEEN_DTLS, KP_SEEN_DTLS}, {SEEN_QUIC, KP_SEEN_QUIC},
+               {SEEN_GQUIC, KP_SEEN_QUIC}, {SEEN_RTP, KP_SEEN_RTP}, {SEEN_ZRTP, KP_SEEN_ZRTP},
+               {SEEN_CHANNEL, KP_SEEN_TURN}, {SEEN_SIP, KP_SEEN_SIP}, {SEEN_ZOOM, KP_SEEN_ZOOM}};
+    for (size_t i = 0; i < sizeof(map) / sizeof(map[0]); i++) {
+        if (app->seen & map[i].app) {
+            f->seen |= map[i].flow;
+        }
+    }
+}
+
 static bool worth_keeping(const struct kp_udp_app *app)
 {
     /* a handshake in progress, or a TURN allocation whose channels may
@@ -931,6 +947,7 @@ void kp_udp_flow_packet(struct kp_engine *eng, struct kp_flow *f, int dir,
         return;
     }
     if (app->inspected >= KP_UDP_INSPECT && !worth_keeping(app)) {
+        note_seen(f, app);
         emit_dtls(eng, f);
         if (app->seen & (SEEN_ZOOM | SEEN_RTP)) {
             /* a media flow: stop looking, keep only the small record the
@@ -948,6 +965,7 @@ void kp_udp_flow_release(struct kp_engine *eng, struct kp_flow *f)
 {
     struct kp_udp_app *app = f->app;
     if (app != NULL) {
+        note_seen(f, app);
         emit_dtls(eng, f);
         emit_media(eng, f);
     }

@@ -74,7 +74,7 @@ static void usage(FILE *fp)
           "  --all              also report TLS handshakes of services the rules do not know\n"
           "  --rules FILE       service rules (default: built in, data/services.rules)\n"
           "output:\n"
-          "  --json             JSON Lines events (schema in docs/events.md)\n"
+          "  --json             JSON Lines events (schema in docs/events.md); --flows adds one per flow\n"
           "  --eve FILE         Suricata-EVE records: alerts for violations, keyprov records\n"
           "  --html FILE        a self-contained HTML report with a map of key holders\n"
           "  -q                 no summary and no progress line\n"
@@ -524,7 +524,8 @@ static unsigned long parse_num(const char *s, const char *what, unsigned long ma
 int main(int argc, char **argv)
 {
     enum { OPT_JSON = 256, OPT_ALL, OPT_FLAG, OPT_ALLOW, OPT_GEO_C, OPT_GEO_A, OPT_NO_GEO,
-           OPT_RULES, OPT_MAX_FLOWS, OPT_POLICY, OPT_COLOR, OPT_EVE, OPT_MEM, OPT_HTML };
+           OPT_RULES, OPT_MAX_FLOWS, OPT_POLICY, OPT_COLOR, OPT_EVE, OPT_MEM, OPT_HTML,
+           OPT_FLOWS };
     static const struct option longopts[] = {
         {"json", no_argument, NULL, OPT_JSON},
         {"all", no_argument, NULL, OPT_ALL},
@@ -538,6 +539,7 @@ int main(int argc, char **argv)
         {"color", required_argument, NULL, OPT_COLOR},
         {"eve", required_argument, NULL, OPT_EVE},
         {"html", required_argument, NULL, OPT_HTML},
+        {"flows", no_argument, NULL, OPT_FLOWS},
         {"colour", required_argument, NULL, OPT_COLOR},
         {"max-flows", required_argument, NULL, OPT_MAX_FLOWS},
         {"mem-limit", required_argument, NULL, OPT_MEM},
@@ -600,6 +602,7 @@ int main(int argc, char **argv)
             break;
         case OPT_EVE: eve_path = optarg; break;
         case OPT_HTML: html_path = optarg; break;
+        case OPT_FLOWS: cfg.report_flows = 1; break;
         case OPT_COLOR:
             if (strcmp(optarg, "auto") == 0) {
                 color_mode = -1;

@@ -130,6 +130,8 @@ struct kp_config {
     uint64_t mem_limit;         /* bytes of per-flow analysis state (reassembly, handshake
                                    buffers) at most; flows beyond it are counted, not analysed
                                    (default 512 MiB) */
+    int report_flows;           /* nonzero: a KP_EV_FLOW event for every TCP/UDP flow when it
+                                   leaves the flow table */
 };
 
 KP_API void kp_config_init(struct kp_config *cfg);
@@ -193,7 +195,13 @@ KP_API void kp_engine_stats(const struct kp_engine *eng, struct kp_stats *out);
 
 /* ------------------------------------------------------------- events */
 
-enum kp_event_type { KP_EV_KEY = 1, KP_EV_ANOMALY = 2, KP_EV_MEDIA = 3, KP_EV_SESSION = 4 };
+enum kp_event_type {
+    KP_EV_KEY = 1,
+    KP_EV_ANOMALY = 2,
+    KP_EV_MEDIA = 3,
+    KP_EV_SESSION = 4,
+    KP_EV_FLOW = 5        /* only with kp_config.report_flows */
+};
 
 enum kp_field {
     KP_F_SERVICE = 1,      /* str */

@@ -274,6 +274,20 @@ def test_output_errors():
           and err.strip() == 'keyprov: standard output: No space left on device', repr(err))
 
 
+def test_flow_events():
+    rc, out, _ = kp('--json', '--flows', '-r', CITIZEN)
+    fl = events(out, 'flow')
+    st = events(out, 'stats')[0]
+    by_port = {(f['proto'], f['server']['port']): f for f in fl}
+    zoom = by_port.get(('udp', 8801))
+    check('--flows: one flow event per flow, protocols recognised',
+          len(fl) == st['flows'] == 5 and by_port[('tcp', 443)]['protocols'] == ['tls']
+          and zoom is not None and zoom['protocols'] == ['zoom'] and zoom['pkts_toserver'] > 100
+          and by_port[('udp', 53)]['protocols'] == [], json.dumps(fl)[:600])
+    rc, out, _ = kp('--json', '-r', CITIZEN)
+    check('no flow events without --flows', not events(out, 'flow'))
+
+
 def test_inputs():
     with open(CITIZEN, 'rb') as f:
         rc, out, _ = kp('--json', '-r', '-', stdin=f)
@@ -370,6 +384,7 @@ def main():
         test_eve()
         test_long_call_one_session()
         test_output_errors()
+        test_flow_events()
         test_inputs()
         test_bad_input()
     finally:
