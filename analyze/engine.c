@@ -115,7 +115,8 @@ KP_API int kp_engine_new(struct kp_engine **out, const struct kp_config *cfg, ch
     eng->flows = kp_flow_table_new(eng->cfg.max_flows, (uint64_t)eng->cfg.idle_timeout_s * 1000000u,
                                    seed, flow_release, eng);
     eng->scratch = malloc(KP_SCRATCH);
-    if (eng->flows == NULL || eng->scratch == NULL) {
+    eng->cert_cache = calloc(KP_CERT_CACHE, sizeof(*eng->cert_cache));
+    if (eng->flows == NULL || eng->scratch == NULL || eng->cert_cache == NULL) {
         snprintf(err, errlen, "out of memory for %u flows", eng->cfg.max_flows);
         kp_engine_free(eng);
         return KP_ENOMEM;
@@ -165,6 +166,7 @@ KP_API void kp_engine_free(struct kp_engine *eng)
     }
     kp_session_free_all(eng);
     kp_rules_free(eng->rules);
+    free(eng->cert_cache);
     free(eng->scratch);
     free(eng);
 }
@@ -435,6 +437,30 @@ bool kp_engine_account(struct kp_engine *eng, int64_t delta)
         eng->st.mem_peak = eng->st.mem_used;
     }
     return true;
+}
+
+enum kp_res kp_engine_cert(struct kp_engine *eng, const uint8_t *der, size_t len,
+                           struct kp_cert_info *out)
+{
+    uint64_t k0, k1;
+    kp_flow_table_keys(eng->flows, &k0, &k1);
+    /* keyed with the engine's secret seed: a sender cannot make two
+     * certificates collide on purpose */
+    uint64_t h = kp_siphash13(der, len, k0 ^ 0x63657274u, k1);
+    for (size_t i = 0; i < KP_CERT_CACHE; i++) {
+        if (eng->cert_cache[i].len == len && eng->cert_cache[i].hash == h && len > 0) {
+            *out = eng->cert_cache[i].info;
+            return KP_RES_OK;
+        }
+    }
+    enum kp_res r = kp_x509_summarize(der, len, out);
+    if (r == KP_RES_OK) {
+        unsigned slot = eng->next_cert++ % KP_CERT_CACHE;
+        eng->cert_cache[slot].hash = h;
+        eng->cert_cache[slot].len = len;
+        eng->cert_cache[slot].info = *out;
+    }
+    return r;
 }
 
 size_t kp_copy_view(char *dst, size_t cap, struct kp_rd v)

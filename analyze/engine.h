@@ -5,6 +5,7 @@
 #include "decode.h"
 #include "flow.h"
 #include "keyprov.h"
+#include "x509.h"
 
 struct kp_rules;
 
@@ -180,6 +181,11 @@ struct kp_expect {
  * retransmissions). */
 #define KP_SDES_SEEN 64
 
+/* Summaries of recently seen certificates: servers send the same chain to
+ * every client, and decoding one with OpenSSL is the most expensive thing
+ * keyprov does per handshake. */
+#define KP_CERT_CACHE 32
+
 struct kp_engine {
     struct kp_config cfg;
     struct kp_flow_table *flows;
@@ -195,6 +201,12 @@ struct kp_engine {
     unsigned next_sdes;
     uint64_t media_flows;
     struct kp_sessions sessions;
+    struct {
+        uint64_t hash;
+        size_t len;
+        struct kp_cert_info info;
+    } *cert_cache;          /* KP_CERT_CACHE entries, allocated with the engine */
+    unsigned next_cert;
 };
 
 #define KP_SCRATCH (1u << 17)
@@ -202,6 +214,10 @@ struct kp_engine {
 /* Per-flow analysis state, allocated when a flow may carry a handshake and
  * freed as soon as the analysis of the flow is over. */
 enum kp_app_kind { KP_APP_NONE = 0, KP_APP_TLS = 1, KP_APP_UDP = 2 };
+
+/* kp_x509_summarize through the engine's cache (a keyed hash of the DER). */
+enum kp_res kp_engine_cert(struct kp_engine *eng, const uint8_t *der, size_t len,
+                           struct kp_cert_info *out);
 
 /* Copy a view of packet bytes into a NUL-terminated buffer (cut to fit). */
 size_t kp_copy_view(char *dst, size_t cap, struct kp_rd v);

@@ -41,7 +41,7 @@ static uint64_t load64le(const uint8_t *p)
     return v;
 }
 
-static uint64_t siphash13(const uint8_t *in, size_t len, uint64_t k0, uint64_t k1)
+uint64_t kp_siphash13(const uint8_t *in, size_t len, uint64_t k0, uint64_t k1)
 {
     uint64_t v0 = 0x736f6d6570736575ULL ^ k0;
     uint64_t v1 = 0x646f72616e646f6dULL ^ k1;
@@ -70,7 +70,7 @@ static uint64_t siphash13(const uint8_t *in, size_t len, uint64_t k0, uint64_t k
 
 uint64_t kp_flow_hash(const struct kp_flow_key *k, uint64_t k0, uint64_t k1)
 {
-    return siphash13((const uint8_t *)k, sizeof(*k), k0, k1);
+    return kp_siphash13((const uint8_t *)k, sizeof(*k), k0, k1);
 }
 
 static uint64_t mix64(uint64_t x)
@@ -80,6 +80,12 @@ static uint64_t mix64(uint64_t x)
     x = (x ^ (x >> 30)) * 0xbf58476d1ce4e5b9ULL;
     x = (x ^ (x >> 27)) * 0x94d049bb133111ebULL;
     return x ^ (x >> 31);
+}
+
+void kp_flow_table_keys(const struct kp_flow_table *t, uint64_t *k0, uint64_t *k1)
+{
+    *k0 = t->k0;
+    *k1 = t->k1;
 }
 
 struct kp_flow_table *kp_flow_table_new(uint32_t capacity, uint64_t idle_us, uint64_t seed,

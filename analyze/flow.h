@@ -89,6 +89,12 @@ struct kp_flow_counts {
 };
 void kp_flow_table_counts(const struct kp_flow_table *t, struct kp_flow_counts *c);
 
+/* SipHash-1-3 of any bytes with a 128-bit key. */
+uint64_t kp_siphash13(const uint8_t *in, size_t len, uint64_t k0, uint64_t k1);
+
+/* The table's (seed-derived) hash keys, for other keyed hashes. */
+void kp_flow_table_keys(const struct kp_flow_table *t, uint64_t *k0, uint64_t *k1);
+
 /* Keyed 64-bit hash of a canonical key (SipHash-1-3 with a 128-bit key). */
 uint64_t kp_flow_hash(const struct kp_flow_key *k, uint64_t k0, uint64_t k1);
 

@@ -97,7 +97,7 @@ static void on_hs(uint8_t type, struct kp_rd body, void *user)
             app->malformed = 1;
             return;
         }
-        if (kp_x509_summarize(c.certs[0].p, c.certs[0].len, &app->cert) == KP_RES_OK) {
+        if (kp_engine_cert(x->eng, c.certs[0].p, c.certs[0].len, &app->cert) == KP_RES_OK) {
             app->have_cert = 1;
         } else {
             app->malformed = 1;

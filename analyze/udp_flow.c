@@ -43,7 +43,10 @@ enum {
 };
 
 struct dtls_state {
-    struct kp_dtls_hs hs[2];
+    /* Fragment reassembly (about 74 KiB a direction) is allocated only for a
+     * direction that actually sends a message in several fragments: most
+     * WebRTC handshakes never do. */
+    struct kp_dtls_hs *hs[2];
     uint8_t relayed;       /* the handshake runs inside TURN (ChannelData or Send/Data) */
     struct kp_addr peer;   /* then: the far peer behind the relay */
     uint16_t peer_port;
@@ -112,10 +115,15 @@ struct dtls_ctx {
     struct kp_engine *eng;
     struct dtls_state *d;
     int dir;
+    size_t delivered;
 };
 
 static void free_dtls(struct kp_engine *eng, struct kp_udp_app *app)
 {
+    if (app->dtls != NULL) {
+        kp_engine_free_state(eng, app->dtls->hs[0], sizeof(struct kp_dtls_hs));
+        kp_engine_free_state(eng, app->dtls->hs[1], sizeof(struct kp_dtls_hs));
+    }
     kp_engine_free_state(eng, app->dtls, sizeof(*app->dtls));
     app->dtls = NULL;
 }
@@ -177,6 +185,7 @@ static void on_dtls_msg(const struct kp_dtls_msg *msg, void *user)
 {
     struct dtls_ctx *x = user;
     struct dtls_state *d = x->d;
+    x->delivered++;
     if (d->ts_us == 0) {
         d->ts_us = x->eng->now_us;
     }
@@ -221,7 +230,7 @@ static void on_dtls_msg(const struct kp_dtls_msg *msg, void *user)
         }
         struct kp_tls_certificate c;
         if (kp_tls_parse_certificate(&c, msg->body, false) == KP_RES_OK && c.n_certs > 0 &&
-            kp_x509_summarize(c.certs[0].p, c.certs[0].len, &d->cert) == KP_RES_OK) {
+            kp_engine_cert(x->eng, c.certs[0].p, c.certs[0].len, &d->cert) == KP_RES_OK) {
             d->have_cert = 1;
         }
         break;
@@ -378,12 +387,20 @@ static void dtls_datagram(struct kp_engine *eng, struct kp_flow *f, int dir,
         app->dtls->peer = *peer;
         app->dtls->peer_port = peer_port;
     }
-    struct dtls_ctx x = {eng, app->dtls, dir};
+    struct dtls_ctx x = {eng, app->dtls, dir, 0};
     struct kp_dtls_dgram info;
-    enum kp_res r = kp_dtls_scan(&info, dgram, KP_DTLS_CID_UNKNOWN, &app->dtls->hs[dir],
-                                 on_dtls_msg, &x);
+    struct kp_dtls_hs *hs = app->dtls->hs[dir];
+    enum kp_res r = kp_dtls_scan(&info, dgram, KP_DTLS_CID_UNKNOWN, hs, on_dtls_msg, &x);
     if (r == KP_RES_NOT_MINE) {
         return;
+    }
+    if (hs == NULL && x.delivered < info.n_fragments) {
+        /* a message in pieces: from now on this direction reassembles (the
+         * messages already delivered are handled idempotently) */
+        hs = app->dtls->hs[dir] = kp_engine_alloc(eng, sizeof(*hs));
+        if (hs != NULL) {
+            r = kp_dtls_scan(&info, dgram, KP_DTLS_CID_UNKNOWN, hs, on_dtls_msg, &x);
+        }
     }
     app->seen |= SEEN_DTLS;
     if (r == KP_RES_MALFORMED) {
