@@ -244,7 +244,19 @@ struct kp_flow *kp_flow_lookup(struct kp_flow_table *t, const struct kp_addr *sr
     }
 
     if (t->free_head == 0) {
-        remove_flow(t, t->lru_head, KP_FLOW_EVICTED);
+        /* Full: evict the least recently seen flow, but look a few entries
+         * further for one with no analysis pending, so that a flood of new
+         * flows does not push out a handshake waiting for its server. */
+        uint32_t victim = t->lru_head;
+        uint32_t i = t->lru_head;
+        for (int n = 0; i != 0 && n < 32; n++, i = t->flows[i - 1].lru_next) {
+            const struct kp_flow *c = &t->flows[i - 1];
+            if (c->app == NULL || c->bypass) {
+                victim = i;
+                break;
+            }
+        }
+        remove_flow(t, victim, KP_FLOW_EVICTED);
     }
     uint32_t idx1 = t->free_head;
     struct kp_flow *f = &t->flows[idx1 - 1];

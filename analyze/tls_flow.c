@@ -303,7 +303,10 @@ static bool scan_dir(struct kp_engine *eng, struct kp_flow *f, int dir, const st
             }
         }
         app->done[dir] = 1;
-        if (!app->tls[0] && !app->tls[1]) {
+        /* Not TLS in this direction.  The flow is given up only when the
+         * other direction is not TLS either: a single injected segment in
+         * front of a ClientHello must not hide the server's certificate. */
+        if (!app->tls[0] && !app->tls[1] && (app->done[1 - dir] || app->scanned[1 - dir] > 0)) {
             free_app(eng, f); /* not TLS: never look at this flow again */
             f->bypass = 1;
             return false;
@@ -381,7 +384,15 @@ void kp_tls_flow_packet(struct kp_engine *eng, struct kp_flow *f, int dir,
         conclude(eng, f);
         return;
     }
+    uint8_t gaps_before = app->rs[dir].gaps_full;
     bool added = kp_reasm_add(&app->rs[dir], pkt->seq, pkt->payload);
+    if (app->rs[dir].gaps_full && !gaps_before) {
+        /* more holes than the reassembly keeps: a segment was dropped, and
+         * the handshake may be lost unless it is retransmitted in order */
+        eng->st.reasm_dropped++;
+        kp_engine_anomaly(eng, pkt, "tcp.reassembly_holes",
+                          "too many out-of-order segments: a segment was dropped");
+    }
     kp_engine_account(eng, -(int64_t)(app->rs[dir].limit - cap_before) +
                                (int64_t)(app->rs[dir].cap - cap_before));
     if (!added) {

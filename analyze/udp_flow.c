@@ -517,6 +517,13 @@ static void quic_datagram(struct kp_engine *eng, struct kp_flow *f, int dir,
         kp_engine_anomaly(eng, pkt, "quic.initial_undecryptable",
                           "client Initial failed authentication (RFC 9001 5.3)");
     }
+    if (r == KP_RES_MALFORMED && q->crypto.frames == 0) {
+        /* Nothing decrypted: keep no state for it, or a flood of bogus
+         * Initials from many sources would hold the memory budget hostage. */
+        app->emitted_quic = 1;
+        free_quic(eng, app);
+        return;
+    }
     struct kp_rd body;
     enum kp_res cr = kp_quic_crypto_client_hello(&q->crypto, &body);
     if (cr == KP_RES_OK) {

@@ -645,9 +645,13 @@ def test_quic():
         legit(r, what)
         want = sum(counts[k] for k in QUIC_ANOMALOUS)
         got = sum(1 for a in r.anomalies if a['anomaly'] == 'quic.initial_undecryptable')
-        check('%s: %d quic.initial_undecryptable anomalies, one per datagram that parses '
-              'but fails authentication (%d)' % (what, got, want),
-              got == want and len(r.anomalies) == got, {a['anomaly'] for a in r.anomalies})
+        # An Initial that fails authentication ends the QUIC analysis of its
+        # flow (no state is kept for it): one anomaly per such flow, at most
+        # one per failing datagram.
+        check('%s: %d quic.initial_undecryptable anomalies, at most one per source flow and '
+              'per datagram that fails authentication (%d)' % (what, got, want),
+              0 < got <= min(want, n // 5) and len(r.anomalies) == got,
+              {a['anomaly'] for a in r.anomalies})
         check('%s: udp %d, no key record from them, mem_peak %.1f MiB within --mem-limit'
               % (what, r.stats.get('udp', 0), r.stats.get('mem_peak', 0) / 1048576),
               r.stats.get('udp') == n + 366 and len(r.keys) == 2
@@ -661,10 +665,9 @@ def test_quic():
         r = run('quic-%d-mem8' % n, path, '--mem-limit', '8')
         what8 = what + ', --mem-limit 8'
         sane(r, what8)
-        check('%s: mem_limited %d > 0, mem_peak %.1f MiB <= 8 MiB'
-              % (what8, r.stats.get('mem_limited', 0), r.stats.get('mem_peak', 0) / 1048576),
-              r.stats.get('mem_limited', 0) > 0 and r.stats.get('mem_peak', 1 << 62) <= 8 << 20,
-              r.stats)
+        check('%s: mem_peak %.1f MiB <= 8 MiB (undecryptable Initials keep no state)'
+              % (what8, r.stats.get('mem_peak', 0) / 1048576),
+              r.stats.get('mem_peak', 1 << 62) <= 8 << 20, r.stats)
         cap(r, what8, 'quic-limited')
         runs['mem8-%d' % n] = r
         legit_ok = len(cn_records(r)) == 1 and stable(cn_records(r)[0]) == BASE[CN_IP]
