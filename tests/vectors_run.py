@@ -1,10 +1,10 @@
 #!/usr/bin/env python3
-"""Run one test executable with its capture-derived vectors (dtls, stun).
+"""Run one test executable with its capture-derived vectors (tls, quic,
+dtls, stun).
 
-usage: run_test.py EXTRACT_PY VAR VECTOR_DIR TEST_EXECUTABLE [ARGS...]
+usage: vectors_run.py EXTRACT_PY VAR VECTOR_DIR TEST_EXECUTABLE [ARGS...]
 
-The same scheme as tests/tls/run_test.py, shared by tests/dtls and
-tests/stun: EXTRACT_PY (that folder's extract.py) cuts the vectors from the
+EXTRACT_PY (the test folder's extract.py) cuts the vectors from the
 real captures in $KP_SHARED_PCAPS (../shared/pcaps) at test time, into
 VECTOR_DIR in the build folder: the captures are never copied into the
 project.  They are made once and reused while the captures, tshark,
@@ -78,7 +78,8 @@ def stamp(extract, pcaps):
             caps[cap] = [os.path.realpath(p), s.st_size, s.st_mtime_ns]
         except OSError:
             caps[cap] = None
-    srcs = {os.path.basename(p): digest(p) for p in [extract.__file__] + extract.sources()}
+    extra = extract.sources() if hasattr(extract, 'sources') else []
+    srcs = {os.path.basename(p): digest(p) for p in [extract.__file__] + extra}
     return json.dumps({'sources': srcs, 'tshark': [os.path.realpath(tshark), st.st_size,
                                                     st.st_mtime_ns], 'captures': caps},
                       sort_keys=True, indent=1) + '\n'
