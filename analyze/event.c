@@ -200,6 +200,26 @@ static void str_or_null(struct kp_jw *w, const char *key, const char *s)
     }
 }
 
+/* "ip" and "port" of an endpoint object the caller opened. */
+static void ip_port(struct kp_jw *w, const char *ip, int64_t port)
+{
+    kp_jw_str(w, "ip", ip);
+    kp_jw_int(w, "port", port);
+}
+
+/* What geolocation says of an address: country, scope, asn, as_org. */
+static void geo_json(struct kp_jw *w, const struct kp_geo_info *g, const char *scope)
+{
+    str_or_null(w, "country", g->country);
+    str_or_null(w, "scope", scope);
+    if (g->asn != 0) {
+        kp_jw_int(w, "asn", g->asn);
+    } else {
+        kp_jw_null(w, "asn");
+    }
+    str_or_null(w, "as_org", g->as_org);
+}
+
 static void key_json(struct kp_jw *w, const struct kp_key_rec *k)
 {
     char ts[48];
@@ -211,20 +231,11 @@ static void key_json(struct kp_jw *w, const struct kp_key_rec *k)
     kp_jw_str(w, "mechanism", k->mechanism);
     kp_jw_str(w, "proto", k->proto);
     kp_jw_obj_open(w, "client");
-    kp_jw_str(w, "ip", k->client_ip);
-    kp_jw_int(w, "port", k->client_port);
+    ip_port(w, k->client_ip, k->client_port);
     kp_jw_obj_close(w);
     kp_jw_obj_open(w, "issuer");
-    kp_jw_str(w, "ip", k->issuer_ip);
-    kp_jw_int(w, "port", k->issuer_port);
-    str_or_null(w, "country", k->geo.country);
-    str_or_null(w, "scope", k->issuer_scope);
-    if (k->geo.asn != 0) {
-        kp_jw_int(w, "asn", k->geo.asn);
-    } else {
-        kp_jw_null(w, "asn");
-    }
-    str_or_null(w, "as_org", k->geo.as_org);
+    ip_port(w, k->issuer_ip, k->issuer_port);
+    geo_json(w, &k->geo, k->issuer_scope);
     if (k->sni_len > 0) {
         kp_jw_strn(w, "sni", k->sni, k->sni_len);
     } else {
@@ -322,20 +333,11 @@ static void media_json(struct kp_jw *w, const struct kp_media_rec *m)
     kp_jw_str(w, "kind", m->kind);
     kp_jw_str(w, "proto", "udp");
     kp_jw_obj_open(w, "client");
-    kp_jw_str(w, "ip", m->client_ip);
-    kp_jw_int(w, "port", m->client_port);
+    ip_port(w, m->client_ip, m->client_port);
     kp_jw_obj_close(w);
     kp_jw_obj_open(w, "server");
-    kp_jw_str(w, "ip", m->server_ip);
-    kp_jw_int(w, "port", m->server_port);
-    str_or_null(w, "country", m->geo.country);
-    str_or_null(w, "scope", m->server_scope);
-    if (m->geo.asn != 0) {
-        kp_jw_int(w, "asn", m->geo.asn);
-    } else {
-        kp_jw_null(w, "asn");
-    }
-    str_or_null(w, "as_org", m->geo.as_org);
+    ip_port(w, m->server_ip, m->server_port);
+    geo_json(w, &m->geo, m->server_scope);
     kp_jw_obj_close(w);
     kp_jw_int(w, "packets", (int64_t)m->packets);
     kp_jw_int(w, "bytes", (int64_t)m->bytes);
@@ -378,12 +380,10 @@ static void flow_json(struct kp_jw *w, const struct kp_flow_rec *f)
     kp_jw_str(w, "last_ts", last);
     kp_jw_str(w, "proto", f->proto);
     kp_jw_obj_open(w, "client");
-    kp_jw_str(w, "ip", f->client_ip);
-    kp_jw_int(w, "port", f->client_port);
+    ip_port(w, f->client_ip, f->client_port);
     kp_jw_obj_close(w);
     kp_jw_obj_open(w, "server");
-    kp_jw_str(w, "ip", f->server_ip);
-    kp_jw_int(w, "port", f->server_port);
+    ip_port(w, f->server_ip, f->server_port);
     kp_jw_obj_close(w);
     kp_jw_int(w, "pkts_toserver", (int64_t)f->pkts[0]);
     kp_jw_int(w, "pkts_toclient", (int64_t)f->pkts[1]);
@@ -424,16 +424,8 @@ static void session_json(struct kp_jw *w, const struct kp_session *s)
     for (size_t i = 0; i < s->nholders; i++) {
         const struct kp_holder *h = &s->holders[i];
         kp_jw_obj_open(w, NULL);
-        kp_jw_str(w, "ip", h->ip);
-        kp_jw_int(w, "port", h->port);
-        str_or_null(w, "country", h->geo.country);
-        str_or_null(w, "scope", h->scope);
-        if (h->geo.asn != 0) {
-            kp_jw_int(w, "asn", h->geo.asn);
-        } else {
-            kp_jw_null(w, "asn");
-        }
-        str_or_null(w, "as_org", h->geo.as_org);
+        ip_port(w, h->ip, h->port);
+        geo_json(w, &h->geo, h->scope);
         str_or_null(w, "sni", h->sni);
         kp_jw_str(w, "mechanism", h->mechanism);
         kp_jw_str(w, "confidence", h->confidence);
