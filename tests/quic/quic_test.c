@@ -420,7 +420,7 @@ static void check_rfc_server(const char *file, uint32_t version, uint8_t first)
     assert_int_equal(fi.crypto, 1);
     assert_int_equal(fi.padding_bytes, 0);
     /* ACK (5 bytes) then CRYPTO: type, offset 0, length 0x405a. */
-    struct kp_rd data;
+    struct kp_rd data = {0};
     assert_true(kp_rd_skip(&r, 5 + 1 + 1 + 2) && kp_rd_sub(&r, &data, 0x5a));
     assert_int_equal(kp_quic_crypto_add(c, 0, data), KP_RES_OK);
     assert_int_equal(kp_quic_crypto_client_hello(c, &body), KP_RES_NOT_MINE);
