@@ -447,18 +447,28 @@ enum kp_res kp_engine_cert(struct kp_engine *eng, const uint8_t *der, size_t len
     /* keyed with the engine's secret seed: a sender cannot make two
      * certificates collide on purpose */
     uint64_t h = kp_siphash13(der, len, k0 ^ 0x63657274u, k1);
-    for (size_t i = 0; i < KP_CERT_CACHE; i++) {
-        if (eng->cert_cache[i].len == len && eng->cert_cache[i].hash == h && len > 0) {
-            *out = eng->cert_cache[i].info;
-            return KP_RES_OK;
+    size_t set = (size_t)(h >> 32) % KP_CERT_SETS;
+    for (size_t w = 0; w < KP_CERT_WAYS && len > 0; w++) {
+        const struct kp_cert_slot *c = &eng->cert_cache[set * KP_CERT_WAYS + w];
+        if (c->len == len && c->hash == h) {
+            if (c->res == KP_RES_OK) {
+                *out = c->info;
+            }
+            eng->st.cert_cache_hits++;
+            return c->res;
         }
     }
     enum kp_res r = kp_x509_summarize(der, len, out);
-    if (r == KP_RES_OK) {
-        unsigned slot = eng->next_cert++ % KP_CERT_CACHE;
-        eng->cert_cache[slot].hash = h;
-        eng->cert_cache[slot].len = len;
-        eng->cert_cache[slot].info = *out;
+    eng->st.certs_decoded++;
+    if (len > 0) {
+        unsigned way = eng->cert_next[set]++ % KP_CERT_WAYS;
+        struct kp_cert_slot *c = &eng->cert_cache[set * KP_CERT_WAYS + way];
+        c->hash = h;
+        c->len = len;
+        c->res = r;
+        if (r == KP_RES_OK) {
+            c->info = *out;
+        }
     }
     return r;
 }

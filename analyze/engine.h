@@ -183,8 +183,21 @@ struct kp_expect {
 
 /* Summaries of recently seen certificates: servers send the same chain to
  * every client, and decoding one with OpenSSL is the most expensive thing
- * keyprov does per handshake. */
-#define KP_CERT_CACHE 32
+ * keyprov does per handshake (OpenSSL 3 decodes the public key through its
+ * provider machinery).  KP_CERT_SETS sets of KP_CERT_WAYS entries, indexed by
+ * a keyed hash of the DER, replaced round robin within a set; certificates
+ * OpenSSL rejects are remembered too.  About 2 KiB per entry, touched only
+ * when used. */
+#define KP_CERT_SETS 256
+#define KP_CERT_WAYS 4
+#define KP_CERT_CACHE (KP_CERT_SETS * KP_CERT_WAYS)
+
+struct kp_cert_slot {
+    uint64_t hash;
+    size_t len;        /* 0: empty */
+    enum kp_res res;   /* what kp_x509_summarize() returned */
+    struct kp_cert_info info;
+};
 
 struct kp_engine {
     struct kp_config cfg;
@@ -201,12 +214,8 @@ struct kp_engine {
     unsigned next_sdes;
     uint64_t media_flows;
     struct kp_sessions sessions;
-    struct {
-        uint64_t hash;
-        size_t len;
-        struct kp_cert_info info;
-    } *cert_cache;          /* KP_CERT_CACHE entries, allocated with the engine */
-    unsigned next_cert;
+    struct kp_cert_slot *cert_cache;          /* KP_CERT_CACHE entries, allocated with the engine */
+    uint8_t cert_next[KP_CERT_SETS]; /* next way to replace, per set */
 };
 
 #define KP_SCRATCH (1u << 17)

@@ -819,12 +819,13 @@ int main(int argc, char **argv)
              ",\"tls_handshakes\":%" PRIu64 ",\"reasm_overflow\":%" PRIu64
              ",\"key_records\":%" PRIu64 ",\"flagged\":%" PRIu64 ",\"media_flows\":%" PRIu64
              ",\"sessions\":%" PRIu64 ",\"sessions_violation\":%" PRIu64
-             ",\"mem_peak\":%" PRIu64 ",\"mem_limited\":%" PRIu64 ",\"reasm_dropped\":%" PRIu64,
+             ",\"mem_peak\":%" PRIu64 ",\"mem_limited\":%" PRIu64 ",\"reasm_dropped\":%" PRIu64
+             ",\"certs_decoded\":%" PRIu64 ",\"cert_cache_hits\":%" PRIu64,
              KP_EVENT_SCHEMA_VERSION, st.packets, st.bytes, st.ipv4, st.ipv6, st.tcp, st.udp,
              st.ip_fragments, st.undecodable, st.flows_created, st.flows_evicted_idle,
              st.flows_evicted_full, st.tls_handshakes, st.reasm_overflow, st.key_records,
              st.flagged, st.media_flows, st.sessions, st.sessions_violation, st.mem_peak,
-             st.mem_limited, st.reasm_dropped);
+             st.mem_limited, st.reasm_dropped, st.certs_decoded, st.cert_cache_hits);
     if (have_kstats && sn > 0 && (size_t)sn < sizeof(stats)) {
         sn += snprintf(stats + sn, sizeof(stats) - (size_t)sn,
                        ",\"kernel_received\":%" PRIu64 ",\"kernel_dropped\":%" PRIu64

@@ -190,6 +190,8 @@ struct kp_stats {
     uint64_t mem_limited;        /* analyses skipped because mem_limit was reached */
     uint64_t mem_used, mem_peak; /* bytes of per-flow analysis state now, and at most */
     uint64_t reasm_dropped;      /* TCP segments dropped: more holes than reassembly keeps */
+    uint64_t certs_decoded;      /* server certificates decoded with OpenSSL */
+    uint64_t cert_cache_hits;    /* server certificates found in the summary cache */
 };
 #define KP_STATS_INIT {.size = sizeof(struct kp_stats)}
 KP_API void kp_engine_stats(const struct kp_engine *eng, struct kp_stats *out);
