@@ -13,6 +13,7 @@ struct kp_flow_table {
     uint32_t free_head;  /* free list through hnext (index + 1) */
     uint32_t lru_head, lru_tail; /* oldest, newest (index + 1) */
     uint64_t idle_us;
+    uint64_t grain_us;   /* see KP_FLOW_LRU_GRAIN_US */
     uint64_t k0, k1;
     kp_flow_release_fn release;
     void *user;
@@ -34,11 +35,17 @@ struct kp_flow_table {
 
 static uint64_t load64le(const uint8_t *p)
 {
+#if defined(__BYTE_ORDER__) && __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__
+    uint64_t v;
+    memcpy(&v, p, sizeof(v)); /* one unaligned load */
+    return v;
+#else
     uint64_t v = 0;
     for (int i = 7; i >= 0; i--) {
         v = (v << 8) | p[i];
     }
     return v;
+#endif
 }
 
 uint64_t kp_siphash13(const uint8_t *in, size_t len, uint64_t k0, uint64_t k1)
@@ -117,6 +124,10 @@ struct kp_flow_table *kp_flow_table_new(uint32_t capacity, uint64_t idle_us, uin
     }
     t->free_head = 1;
     t->idle_us = idle_us;
+    t->grain_us = KP_FLOW_LRU_GRAIN_US;
+    if (idle_us != 0 && idle_us / 8 < t->grain_us) {
+        t->grain_us = idle_us / 8;
+    }
     t->k0 = mix64(seed);
     t->k1 = mix64(seed ^ 0x5bd1e9955bd1e995ULL);
     t->release = release;
@@ -172,8 +183,10 @@ static void lru_unlink(struct kp_flow_table *t, struct kp_flow *f)
     f->lru_prev = f->lru_next = 0;
 }
 
-static void lru_push_newest(struct kp_flow_table *t, struct kp_flow *f, uint32_t idx1)
+static void lru_push_newest(struct kp_flow_table *t, struct kp_flow *f, uint32_t idx1,
+                            uint64_t now_us)
 {
+    f->lru_us = now_us;
     f->lru_prev = t->lru_tail;
     f->lru_next = 0;
     if (t->lru_tail != 0) {
@@ -190,7 +203,7 @@ static void remove_flow(struct kp_flow_table *t, uint32_t idx1, enum kp_flow_rel
     if (t->release != NULL) {
         t->release(f, why, t->user);
     }
-    uint32_t b = (uint32_t)kp_flow_hash(&f->key, t->k0, t->k1) & (t->nbuckets - 1);
+    uint32_t b = f->hash & (t->nbuckets - 1);
     uint32_t *pp = &t->buckets[b];
     while (*pp != 0 && *pp != idx1) {
         pp = &t->flows[*pp - 1].hnext;
@@ -218,7 +231,11 @@ struct kp_flow *kp_flow_lookup(struct kp_flow_table *t, const struct kp_addr *sr
     bool src_is_a = kp_flow_key_make(&k, src, sport, dst, dport, proto);
 
     /* Expire idle flows, oldest first; captures may go back in time a
-     * little (merged files), so only strictly older flows expire. */
+     * little (merged files), so only strictly older flows expire.  The
+     * list is in order of the last move, not of the last packet: stop at
+     * the first flow that is still active (those behind it were moved at
+     * most one grain later than it, so they expire at most one grain
+     * late). */
     while (t->idle_us != 0 && t->lru_head != 0) {
         struct kp_flow *old = &t->flows[t->lru_head - 1];
         if (old->last_us + t->idle_us >= now_us) {
@@ -227,26 +244,39 @@ struct kp_flow *kp_flow_lookup(struct kp_flow_table *t, const struct kp_addr *sr
         remove_flow(t, t->lru_head, KP_FLOW_IDLE);
     }
 
-    uint64_t h = kp_flow_hash(&k, t->k0, t->k1);
-    uint32_t b = (uint32_t)h & (t->nbuckets - 1);
+    uint32_t h = (uint32_t)kp_flow_hash(&k, t->k0, t->k1);
+    uint32_t b = h & (t->nbuckets - 1);
     for (uint32_t i = t->buckets[b]; i != 0; i = t->flows[i - 1].hnext) {
         struct kp_flow *f = &t->flows[i - 1];
-        if (memcmp(&f->key, &k, sizeof(k)) == 0) {
+        if (f->hash == h && memcmp(&f->key, &k, sizeof(k)) == 0) {
             *dir = (src_is_a == (f->init_is_a != 0)) ? 0 : 1;
             *created = false;
             if (now_us > f->last_us) {
                 f->last_us = now_us;
+                if (now_us - f->lru_us >= t->grain_us && t->lru_tail != i) {
+                    lru_unlink(t, f);
+                    lru_push_newest(t, f, i, now_us);
+                }
             }
-            lru_unlink(t, f);
-            lru_push_newest(t, f, i);
             return f;
         }
     }
 
     if (t->free_head == 0) {
-        /* Full: evict the least recently seen flow, but look a few entries
-         * further for one with no analysis pending, so that a flood of new
-         * flows does not push out a handshake waiting for its server. */
+        /* Full: evict the least recently seen flow.  Flows at the head that
+         * saw packets since they were last moved get a second chance (moved
+         * to the end); then look a few entries further for one with no
+         * analysis pending, so that a flood of new flows does not push out
+         * a handshake waiting for its server. */
+        for (int n = 0; n < 64 && t->lru_head != t->lru_tail; n++) {
+            uint32_t hd = t->lru_head;
+            struct kp_flow *c = &t->flows[hd - 1];
+            if (c->last_us <= c->lru_us) {
+                break;
+            }
+            lru_unlink(t, c);
+            lru_push_newest(t, c, hd, c->last_us > now_us ? c->last_us : now_us);
+        }
         uint32_t victim = t->lru_head;
         uint32_t i = t->lru_head;
         for (int n = 0; i != 0 && n < 32; n++, i = t->flows[i - 1].lru_next) {
@@ -263,12 +293,13 @@ struct kp_flow *kp_flow_lookup(struct kp_flow_table *t, const struct kp_addr *sr
     t->free_head = f->hnext;
     memset(f, 0, sizeof(*f));
     f->key = k;
+    f->hash = h;
     f->in_use = 1;
     f->init_is_a = src_is_a ? 1 : 0;
     f->first_us = f->last_us = now_us;
     f->hnext = t->buckets[b];
     t->buckets[b] = idx1;
-    lru_push_newest(t, f, idx1);
+    lru_push_newest(t, f, idx1, now_us);
     t->used++;
     t->counts.created++;
     *dir = 0;

@@ -2,9 +2,14 @@
  * capacity, idle timeout and least-recently-used eviction.
  *
  * Flows live in one preallocated array (no allocation per packet); a
- * chained hash over 32-bit indices finds them, and a doubly linked LRU list
- * (oldest first) drives both idle expiry and eviction when the table is
- * full.  The owner is told about every flow that leaves the table through
+ * chained hash over 32-bit indices finds them, and a doubly linked list in
+ * order of last use (oldest first) drives both idle expiry and eviction
+ * when the table is full.  The list is kept lazily: a packet moves its flow
+ * to the end only when the flow was last moved KP_FLOW_LRU_GRAIN_US or more
+ * ago, so a busy flow costs one list update per grain instead of one per
+ * packet (each update touches two other flows' cache lines).  Idle expiry
+ * may therefore come up to one grain late; eviction gives a flow touched
+ * since its last move a second chance.  The owner is told about every flow that leaves the table through
  * the release callback, before its slot is reused, so that nothing the flow
  * still holds (pending key records) is lost.
  */
@@ -24,7 +29,9 @@ struct kp_flow_key {
 struct kp_flow {
     struct kp_flow_key key;
     uint64_t first_us, last_us;
+    uint64_t lru_us;               /* when the flow was last moved to the end of the list */
     uint64_t pkts[2], bytes[2];    /* per direction: 0 = from initiator */
+    uint32_t hash;                 /* low bits of the key's hash (bucket and quick compare) */
     uint32_t hnext;                /* hash chain (index + 1, 0 = end) */
     uint32_t lru_prev, lru_next;   /* LRU list (index + 1, 0 = end) */
     uint8_t init_is_a;             /* the first packet came from key.a */
@@ -50,6 +57,10 @@ enum {
     KP_SEEN_ZRTP = 1u << 7,
     KP_SEEN_TURN = 1u << 8
 };
+
+/* Idle expiry may come this late (see above); at most an eighth of the idle
+ * timeout. */
+#define KP_FLOW_LRU_GRAIN_US 1000000u
 
 enum kp_flow_release { KP_FLOW_IDLE, KP_FLOW_EVICTED, KP_FLOW_FINISH };
 
