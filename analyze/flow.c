@@ -5,7 +5,9 @@
 #include <string.h>
 
 struct kp_flow_table {
-    struct kp_flow *flows;
+    struct kp_flow *flows; /* capacity entries, 64-byte aligned */
+    void *flows_mem;       /* what calloc returned */
+    uint32_t fresh;        /* entries never used yet start here (index) */
     uint32_t *buckets;   /* index + 1 of the first flow in the chain */
     uint32_t nbuckets;   /* power of two */
     uint32_t capacity;
@@ -13,7 +15,7 @@ struct kp_flow_table {
     uint32_t free_head;  /* free list through hnext (index + 1) */
     uint32_t lru_head, lru_tail; /* oldest, newest (index + 1) */
     uint64_t idle_us;
-    uint64_t grain_us;   /* see KP_FLOW_LRU_GRAIN_US */
+    uint32_t grain;      /* KP_FLOW_LRU_GRAIN_US in lru_time() units */
     uint64_t k0, k1;
     kp_flow_release_fn release;
     void *user;
@@ -109,25 +111,27 @@ struct kp_flow_table *kp_flow_table_new(uint32_t capacity, uint64_t idle_us, uin
     while (nb < capacity) {
         nb <<= 1;
     }
-    t->flows = calloc(capacity, sizeof(*t->flows));
+    /* calloc, not malloc + memset: the kernel hands out zeroed pages as
+     * they are first touched, so a large table costs nothing until used. */
+    t->flows_mem = calloc((size_t)capacity + 1, sizeof(*t->flows));
     t->buckets = calloc(nb, sizeof(*t->buckets));
-    if (t->flows == NULL || t->buckets == NULL) {
-        free(t->flows);
+    if (t->flows_mem == NULL || t->buckets == NULL) {
+        free(t->flows_mem);
         free(t->buckets);
         free(t);
         return NULL;
     }
+    uintptr_t a = ((uintptr_t)t->flows_mem + 63) & ~(uintptr_t)63;
+    t->flows = (struct kp_flow *)a;
     t->nbuckets = nb;
     t->capacity = capacity;
-    for (uint32_t i = 0; i < capacity; i++) {
-        t->flows[i].hnext = (i + 1 < capacity) ? i + 2 : 0;
-    }
-    t->free_head = 1;
+    t->free_head = 0; /* the free list holds released entries; fresh ones come from t->fresh */
     t->idle_us = idle_us;
-    t->grain_us = KP_FLOW_LRU_GRAIN_US;
-    if (idle_us != 0 && idle_us / 8 < t->grain_us) {
-        t->grain_us = idle_us / 8;
+    uint64_t grain_us = KP_FLOW_LRU_GRAIN_US;
+    if (idle_us != 0 && idle_us / 8 < grain_us) {
+        grain_us = idle_us / 8;
     }
+    t->grain = (uint32_t)(grain_us >> 10);
     t->k0 = mix64(seed);
     t->k1 = mix64(seed ^ 0x5bd1e9955bd1e995ULL);
     t->release = release;
@@ -140,7 +144,7 @@ void kp_flow_table_free(struct kp_flow_table *t)
     if (t == NULL) {
         return;
     }
-    free(t->flows);
+    free(t->flows_mem);
     free(t->buckets);
     free(t);
 }
@@ -183,10 +187,13 @@ static void lru_unlink(struct kp_flow_table *t, struct kp_flow *f)
     f->lru_prev = f->lru_next = 0;
 }
 
+static uint32_t lru_time(uint64_t us) { return (uint32_t)(us >> 10); }
+
 static void lru_push_newest(struct kp_flow_table *t, struct kp_flow *f, uint32_t idx1,
                             uint64_t now_us)
 {
-    f->lru_us = now_us;
+    f->lru_ms = lru_time(now_us);
+    f->touched = 0;
     f->lru_prev = t->lru_tail;
     f->lru_next = 0;
     if (t->lru_tail != 0) {
@@ -253,16 +260,18 @@ struct kp_flow *kp_flow_lookup(struct kp_flow_table *t, const struct kp_addr *sr
             *created = false;
             if (now_us > f->last_us) {
                 f->last_us = now_us;
-                if (now_us - f->lru_us >= t->grain_us && t->lru_tail != i) {
+                if (lru_time(now_us) - f->lru_ms >= t->grain && t->lru_tail != i) {
                     lru_unlink(t, f);
                     lru_push_newest(t, f, i, now_us);
+                } else {
+                    f->touched = 1;
                 }
             }
             return f;
         }
     }
 
-    if (t->free_head == 0) {
+    if (t->free_head == 0 && t->fresh == t->capacity) {
         /* Full: evict the least recently seen flow.  Flows at the head that
          * saw packets since they were last moved get a second chance (moved
          * to the end); then look a few entries further for one with no
@@ -271,7 +280,7 @@ struct kp_flow *kp_flow_lookup(struct kp_flow_table *t, const struct kp_addr *sr
         for (int n = 0; n < 64 && t->lru_head != t->lru_tail; n++) {
             uint32_t hd = t->lru_head;
             struct kp_flow *c = &t->flows[hd - 1];
-            if (c->last_us <= c->lru_us) {
+            if (!c->touched) {
                 break;
             }
             lru_unlink(t, c);
@@ -288,9 +297,14 @@ struct kp_flow *kp_flow_lookup(struct kp_flow_table *t, const struct kp_addr *sr
         }
         remove_flow(t, victim, KP_FLOW_EVICTED);
     }
-    uint32_t idx1 = t->free_head;
+    uint32_t idx1;
+    if (t->free_head != 0) {
+        idx1 = t->free_head;
+        t->free_head = t->flows[idx1 - 1].hnext;
+    } else {
+        idx1 = ++t->fresh;
+    }
     struct kp_flow *f = &t->flows[idx1 - 1];
-    t->free_head = f->hnext;
     memset(f, 0, sizeof(*f));
     f->key = k;
     f->hash = h;

@@ -27,23 +27,31 @@ struct kp_flow_key {
 };
 
 struct kp_flow {
+    /* first cache line: what a lookup reads */
     struct kp_flow_key key;
-    uint64_t first_us, last_us;
-    uint64_t lru_us;               /* when the flow was last moved to the end of the list */
-    uint64_t pkts[2], bytes[2];    /* per direction: 0 = from initiator */
     uint32_t hash;                 /* low bits of the key's hash (bucket and quick compare) */
     uint32_t hnext;                /* hash chain (index + 1, 0 = end) */
+    uint64_t first_us, last_us;
+    /* second cache line */
+    uint64_t pkts[2], bytes[2];    /* per direction: 0 = from initiator */
     uint32_t lru_prev, lru_next;   /* LRU list (index + 1, 0 = end) */
-    uint8_t init_is_a;             /* the first packet came from key.a */
-    uint8_t in_use;
-    uint8_t bypass;                /* analysis finished: count only */
-    uint8_t app_kind;
-    uint8_t syn_seen;              /* bit per direction: syn_seq is valid */
-    uint16_t seen;                 /* KP_SEEN_*: protocols recognised on the flow */
+    uint32_t lru_ms;               /* when the flow was last moved to the end of the list,
+                                      in units of 1024 us, modulo 2^32 */
     uint32_t syn_seq[2];           /* TCP: SYN sequence numbers, kept until analysis starts */
+    unsigned init_is_a : 1;        /* the first packet came from key.a */
+    unsigned in_use : 1;
+    unsigned bypass : 1;           /* analysis finished: count only */
+    unsigned touched : 1;          /* a packet came since the last move in the list */
+    unsigned syn_seen : 2;         /* bit per direction: syn_seq is valid */
+    uint8_t app_kind;
+    uint16_t seen;                 /* KP_SEEN_*: protocols recognised on the flow */
     void *app;                     /* per-flow analysis state of kind app_kind (engine.h);
                                       NULL when none */
 };
+
+/* Fixed cost of a flow: 128 bytes (two cache lines) in the table, plus 4
+ * bytes of hash bucket. */
+_Static_assert(sizeof(struct kp_flow) <= 128, "struct kp_flow grew past two cache lines");
 
 /* Protocols recognised on a flow (kp_flow.seen), for flow events. */
 enum {
