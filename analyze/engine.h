@@ -131,6 +131,8 @@ struct kp_session {
 
 struct kp_sessions {
     struct kp_session *s[KP_SESSIONS];
+    uint32_t tag[KP_SESSIONS]; /* hash of s[i]'s (client, service); a lookup scans these
+                                  4 KiB and reads only the sessions whose tag matches */
     uint32_t next_id;
     uint64_t last_sweep_us;
 };

@@ -1,4 +1,5 @@
 /* JA4 TLS client fingerprint; see ja4.h and FoxIO's JA4.md. */
+#include "crypto.h"
 #include "ja4.h"
 
 #include <openssl/evp.h>
@@ -217,7 +218,8 @@ static bool hash12(const char *text, size_t len, char out[12])
 {
     unsigned char md[EVP_MAX_MD_SIZE];
     unsigned int mdlen = 0;
-    if (EVP_Digest(text, len, md, &mdlen, EVP_sha256(), NULL) != 1 || mdlen < 6) {
+    if (kp_crypto_sha256() == NULL ||
+        EVP_Digest(text, len, md, &mdlen, kp_crypto_sha256(), NULL) != 1 || mdlen < 6) {
         memset(out, '0', 12);
         return false;
     }

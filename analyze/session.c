@@ -34,13 +34,27 @@ static bool server_mechanism(const char *m)
            same(m, "quic") || same(m, "sdes-tls");
 }
 
+/* FNV-1a of the session key (not keyed: a collision costs one comparison) */
+static uint32_t session_tag(const struct kp_addr *client, const char *service)
+{
+    uint32_t h = 2166136261u;
+    for (size_t i = 0; i < sizeof(client->b); i++) {
+        h = (h ^ client->b[i]) * 16777619u;
+    }
+    for (const char *p = service; p != NULL && *p != '\0'; p++) {
+        h = (h ^ (uint8_t)*p) * 16777619u;
+    }
+    return h;
+}
+
 static struct kp_session *find_or_create(struct kp_engine *eng, const struct kp_addr *client,
                                          const char *service, uint64_t ts)
 {
     struct kp_sessions *ss = &eng->sessions;
+    uint32_t tag = session_tag(client, service);
     for (size_t i = 0; i < KP_SESSIONS; i++) {
         struct kp_session *s = ss->s[i];
-        if (s != NULL && same(s->service, service) &&
+        if (ss->tag[i] == tag && s != NULL && same(s->service, service) &&
             memcmp(&s->client, client, sizeof(*client)) == 0) {
             return s;
         }
@@ -76,6 +90,7 @@ static struct kp_session *find_or_create(struct kp_engine *eng, const struct kp_
     s->service = service;
     s->first_us = s->last_us = ts;
     ss->s[slot] = s;
+    ss->tag[slot] = tag;
     return s;
 }
 

@@ -1,4 +1,5 @@
 /* SIP message and SDP parsing; see sip.h. */
+#include "crypto.h"
 #include "sip.h"
 
 #include <arpa/inet.h>
@@ -638,7 +639,8 @@ static bool sha256_view(struct kp_rd in, uint8_t *md, unsigned int *md_len)
     uint8_t chunk[64];
     bool ok = false;
     EVP_MD_CTX *ctx = EVP_MD_CTX_new();
-    if (ctx == NULL || EVP_DigestInit_ex(ctx, EVP_sha256(), NULL) != 1) {
+    if (ctx == NULL || kp_crypto_sha256() == NULL ||
+        EVP_DigestInit_ex(ctx, kp_crypto_sha256(), NULL) != 1) {
         goto free_ctx;
     }
     while (kp_rd_left(&in) > 0) {

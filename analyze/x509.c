@@ -1,4 +1,5 @@
 /* X.509 certificate summary with OpenSSL; see x509.h. */
+#include "crypto.h"
 #include "x509.h"
 
 #include <arpa/inet.h>
@@ -338,7 +339,8 @@ enum kp_res kp_x509_summarize(const uint8_t *der, size_t len, struct kp_cert_inf
 
     unsigned char md[EVP_MAX_MD_SIZE];
     unsigned int mdlen = 0;
-    if (EVP_Digest(der, len, md, &mdlen, EVP_sha256(), NULL) != 1 || mdlen != 32) {
+    if (kp_crypto_sha256() == NULL ||
+        EVP_Digest(der, len, md, &mdlen, kp_crypto_sha256(), NULL) != 1 || mdlen != 32) {
         res = last_error_is_nomem() ? KP_RES_NOMEM : KP_RES_MALFORMED;
         goto out_free_cert;
     }

@@ -1,0 +1,20 @@
+/* OpenSSL algorithms fetched once per process.
+ *
+ * OpenSSL 3 resolves EVP_sha256(), EVP_aes_128_gcm() and EVP_KDF_fetch()
+ * through its provider registry on every use (a locked hash-table lookup
+ * and reference counting); a QUIC Initial needs five HKDF operations and two
+ * ciphers.  These getters fetch each algorithm once (thread-safe) and keep
+ * it for the life of the process.  NULL if the default provider lacks it.
+ */
+#ifndef KP_CRYPTO_H
+#define KP_CRYPTO_H
+
+#include <openssl/evp.h>
+#include <openssl/kdf.h>
+
+const EVP_MD *kp_crypto_sha256(void);
+EVP_KDF *kp_crypto_hkdf(void);
+const EVP_CIPHER *kp_crypto_aes128_gcm(void);
+const EVP_CIPHER *kp_crypto_aes128_ecb(void);
+
+#endif
