@@ -171,6 +171,18 @@ KP_API void kp_engine_free(struct kp_engine *eng)
     free(eng);
 }
 
+/* Idle expiry, once per tick of the flow table's wheel, at the capture's
+ * latest time: the sweep points depend on the packets' times only, so that
+ * flow-affine workers given the same ticks expire the same flows. */
+void kp_engine_tick(struct kp_engine *eng)
+{
+    if (eng->now_us >= eng->next_sweep_us) {
+        kp_flow_table_expire(eng->flows, eng->now_us);
+        uint64_t g = kp_flow_table_grain(eng->flows);
+        eng->next_sweep_us = (eng->now_us / g + 1) * g;
+    }
+}
+
 /* Decode a frame and count it; false when there is nothing more to do. */
 static bool decode_counted(struct kp_engine *eng, int linktype, uint64_t ts_us,
                            const uint8_t *data, size_t caplen, size_t wirelen, struct kp_pkt *pkt)
@@ -235,6 +247,7 @@ KP_API int kp_engine_feed(struct kp_engine *eng, int linktype, uint64_t ts_us,
     }
     int dir;
     bool created;
+    kp_engine_tick(eng);
     struct kp_flow *f = kp_flow_lookup(eng->flows, &pkt.src, pkt.sport, &pkt.dst, pkt.dport,
                                        pkt.proto, ts_us, &dir, &created);
     process(eng, f, dir, &pkt, wirelen);

@@ -207,7 +207,8 @@ struct kp_engine {
     struct kp_rules *rules;
     struct kp_stats st;
     uint8_t *scratch; /* handshake reassembly scratch, KP_SCRATCH bytes */
-    uint64_t now_us;
+    uint64_t now_us;        /* the capture's latest time */
+    uint64_t next_sweep_us; /* kp_engine_tick(): next idle expiry sweep */
     struct kp_link links[KP_LINKS];
     unsigned next_link;
     struct kp_expect expects[KP_EXPECTS];
@@ -225,6 +226,10 @@ struct kp_engine {
 /* Per-flow analysis state, allocated when a flow may carry a handshake and
  * freed as soon as the analysis of the flow is over. */
 enum kp_app_kind { KP_APP_NONE = 0, KP_APP_TLS = 1, KP_APP_UDP = 2 };
+
+/* Expire idle flows if the capture's time crossed a tick since the last
+ * sweep. */
+void kp_engine_tick(struct kp_engine *eng);
 
 /* kp_x509_summarize through the engine's cache (a keyed hash of the DER). */
 enum kp_res kp_engine_cert(struct kp_engine *eng, const uint8_t *der, size_t len,

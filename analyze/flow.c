@@ -4,18 +4,26 @@
 #include <stdlib.h>
 #include <string.h>
 
+#define WHEEL 4096u /* slots (power of two); a lap is 4096 ticks */
+
 struct kp_flow_table {
     struct kp_flow *flows; /* capacity entries, 64-byte aligned */
     void *flows_mem;       /* what calloc returned */
     uint32_t fresh;        /* entries never used yet start here (index) */
-    uint32_t *buckets;   /* index + 1 of the first flow in the chain */
-    uint32_t nbuckets;   /* power of two */
+    uint32_t *buckets;     /* index + 1 of the first flow in the chain */
+    uint32_t nbuckets;     /* power of two */
     uint32_t capacity;
     uint32_t used;
-    uint32_t free_head;  /* free list through hnext (index + 1) */
-    uint32_t lru_head, lru_tail; /* oldest, newest (index + 1) */
+    uint32_t free_head;    /* free list through hnext (index + 1) */
+    uint32_t wheel[WHEEL]; /* first flow of each slot (index + 1) */
+    uint64_t wbits[WHEEL / 64]; /* non-empty slots */
+    uint64_t grain_us;     /* one tick */
     uint64_t idle_us;
-    uint32_t grain;      /* KP_FLOW_LRU_GRAIN_US in lru_time() units */
+    uint64_t swept;        /* ticks up to here have been swept (none yet: started == 0) */
+    uint64_t now_tick;     /* the latest tick a packet was seen at */
+    int started;
+    uint32_t *batch;       /* flows to release in canonical order */
+    size_t batch_cap;
     uint64_t k0, k1;
     kp_flow_release_fn release;
     void *user;
@@ -125,13 +133,11 @@ struct kp_flow_table *kp_flow_table_new(uint32_t capacity, uint64_t idle_us, uin
     t->flows = (struct kp_flow *)a;
     t->nbuckets = nb;
     t->capacity = capacity;
-    t->free_head = 0; /* the free list holds released entries; fresh ones come from t->fresh */
     t->idle_us = idle_us;
-    uint64_t grain_us = KP_FLOW_LRU_GRAIN_US;
-    if (idle_us != 0 && idle_us / 8 < grain_us) {
-        grain_us = idle_us / 8;
+    t->grain_us = KP_FLOW_GRAIN_US;
+    if (idle_us != 0 && idle_us / 8 < t->grain_us) {
+        t->grain_us = idle_us / 8 > 0 ? idle_us / 8 : 1;
     }
-    t->grain = (uint32_t)(grain_us >> 10);
     t->k0 = mix64(seed);
     t->k1 = mix64(seed ^ 0x5bd1e9955bd1e995ULL);
     t->release = release;
@@ -146,8 +152,11 @@ void kp_flow_table_free(struct kp_flow_table *t)
     }
     free(t->flows_mem);
     free(t->buckets);
+    free(t->batch);
     free(t);
 }
+
+uint64_t kp_flow_table_grain(const struct kp_flow_table *t) { return t->grain_us; }
 
 static int addr_port_cmp(const struct kp_addr *a, uint16_t pa, const struct kp_addr *b,
                          uint16_t pb)
@@ -172,36 +181,78 @@ bool kp_flow_key_make(struct kp_flow_key *k, const struct kp_addr *src, uint16_t
     return src_is_a;
 }
 
-static void lru_unlink(struct kp_flow_table *t, struct kp_flow *f)
+/* ---- timing wheel ---------------------------------------------------- */
+
+static uint64_t due_tick(const struct kp_flow_table *t, const struct kp_flow *f)
 {
-    if (f->lru_prev != 0) {
-        t->flows[f->lru_prev - 1].lru_next = f->lru_next;
-    } else {
-        t->lru_head = f->lru_next;
-    }
-    if (f->lru_next != 0) {
-        t->flows[f->lru_next - 1].lru_prev = f->lru_prev;
-    } else {
-        t->lru_tail = f->lru_prev;
-    }
-    f->lru_prev = f->lru_next = 0;
+    return (f->last_us + t->idle_us) / t->grain_us;
 }
 
-static uint32_t lru_time(uint64_t us) { return (uint32_t)(us >> 10); }
-
-static void lru_push_newest(struct kp_flow_table *t, struct kp_flow *f, uint32_t idx1,
-                            uint64_t now_us)
+static void wheel_insert(struct kp_flow_table *t, struct kp_flow *f, uint32_t idx1, uint64_t tick)
 {
-    f->lru_ms = lru_time(now_us);
+    uint32_t s = (uint32_t)(tick % WHEEL);
+    f->wtick = (uint32_t)tick;
     f->touched = 0;
-    f->lru_prev = t->lru_tail;
-    f->lru_next = 0;
-    if (t->lru_tail != 0) {
-        t->flows[t->lru_tail - 1].lru_next = idx1;
-    } else {
-        t->lru_head = idx1;
+    f->in_wheel = 1;
+    /* append at the end of the slot: within a slot, older flows first */
+    uint32_t head = t->wheel[s];
+    if (head == 0) {
+        t->wheel[s] = idx1;
+        f->wprev = idx1; /* the head's wprev is the slot's last flow */
+        f->wnext = 0;
+        t->wbits[s / 64] |= 1ull << (s % 64);
+        return;
     }
-    t->lru_tail = idx1;
+    struct kp_flow *h = &t->flows[head - 1];
+    uint32_t last = h->wprev;
+    t->flows[last - 1].wnext = idx1;
+    f->wprev = last;
+    f->wnext = 0;
+    h->wprev = idx1;
+}
+
+static void wheel_unlink(struct kp_flow_table *t, struct kp_flow *f, uint32_t idx1)
+{
+    if (!f->in_wheel) {
+        return;
+    }
+    uint32_t s = f->wtick % WHEEL;
+    uint32_t head = t->wheel[s];
+    if (head == idx1) {
+        t->wheel[s] = f->wnext;
+        if (f->wnext != 0) {
+            t->flows[f->wnext - 1].wprev = f->wprev;
+        } else {
+            t->wbits[s / 64] &= ~(1ull << (s % 64));
+        }
+    } else {
+        t->flows[f->wprev - 1].wnext = f->wnext;
+        if (f->wnext != 0) {
+            t->flows[f->wnext - 1].wprev = f->wprev;
+        } else {
+            t->flows[head - 1].wprev = f->wprev;
+        }
+    }
+    f->wprev = f->wnext = 0;
+    f->in_wheel = 0;
+}
+
+/* The next non-empty slot at or after s (circularly); WHEEL if none. */
+static uint32_t wheel_next(const struct kp_flow_table *t, uint32_t s)
+{
+    for (uint32_t n = 0; n <= WHEEL / 64; n++) {
+        uint32_t w = ((s / 64) + n) % (WHEEL / 64);
+        uint64_t bits = t->wbits[w];
+        if (n == 0) {
+            bits &= ~0ull << (s % 64);
+        }
+        if (bits != 0) {
+            return w * 64 + (uint32_t)__builtin_ctzll(bits);
+        }
+    }
+    /* the first word again, its bits below s % 64 */
+    uint64_t bits = t->wbits[s / 64] & ~(~0ull << (s % 64));
+    return bits != 0 ? (s / 64) * 64 + (uint32_t)__builtin_ctzll(bits) : WHEEL;
 }
 
 static void remove_flow(struct kp_flow_table *t, uint32_t idx1, enum kp_flow_release why)
@@ -218,7 +269,7 @@ static void remove_flow(struct kp_flow_table *t, uint32_t idx1, enum kp_flow_rel
     if (*pp == idx1) {
         *pp = f->hnext;
     }
-    lru_unlink(t, f);
+    wheel_unlink(t, f, idx1);
     memset(f, 0, sizeof(*f));
     f->hnext = t->free_head;
     t->free_head = idx1;
@@ -230,27 +281,160 @@ static void remove_flow(struct kp_flow_table *t, uint32_t idx1, enum kp_flow_rel
     }
 }
 
+/* ---- canonical release order ---------------------------------------- */
+
+/* the table being sorted (qsort has no context argument; one per thread:
+ * workers sort their own tables at the same time) */
+static _Thread_local const struct kp_flow *sort_flows;
+
+static int canon_cmp(const void *x, const void *y)
+{
+    const struct kp_flow *a = &sort_flows[*(const uint32_t *)x - 1];
+    const struct kp_flow *b = &sort_flows[*(const uint32_t *)y - 1];
+    if (a->first_us != b->first_us) {
+        return a->first_us < b->first_us ? -1 : 1;
+    }
+    return memcmp(&a->key, &b->key, sizeof(a->key));
+}
+
+static bool batch_add(struct kp_flow_table *t, size_t n, uint32_t idx1)
+{
+    if (n == t->batch_cap) {
+        size_t cap = t->batch_cap == 0 ? 1024 : t->batch_cap * 2;
+        uint32_t *nb = realloc(t->batch, cap * sizeof(*nb));
+        if (nb == NULL) {
+            return false;
+        }
+        t->batch = nb;
+        t->batch_cap = cap;
+    }
+    t->batch[n] = idx1;
+    return true;
+}
+
+static void release_batch(struct kp_flow_table *t, size_t n, enum kp_flow_release why)
+{
+    sort_flows = t->flows;
+    qsort(t->batch, n, sizeof(t->batch[0]), canon_cmp);
+    for (size_t i = 0; i < n; i++) {
+        remove_flow(t, t->batch[i], why);
+    }
+}
+
+void kp_flow_table_expire(struct kp_flow_table *t, uint64_t now_us)
+{
+    uint64_t now_tick = now_us / t->grain_us;
+    if (now_tick > t->now_tick) {
+        t->now_tick = now_tick;
+    }
+    if (t->idle_us == 0 || t->used == 0) {
+        t->swept = now_tick > 0 ? now_tick - 1 : 0;
+        t->started = 1;
+        return;
+    }
+    /* slots from the one after the last swept to now's; all of them once
+     * if more than a lap has passed (or on the first sweep) */
+    uint64_t from = t->started && t->swept + 1 + WHEEL > now_tick ? t->swept + 1
+                    : now_tick + 1 > WHEEL ? now_tick + 1 - WHEEL : 0;
+    size_t n = 0;
+    bool fits = true;
+    for (uint64_t tick = from; tick <= now_tick && fits; tick++) {
+        uint32_t s = (uint32_t)(tick % WHEEL);
+        if (!(t->wbits[s / 64] & (1ull << (s % 64)))) {
+            continue;
+        }
+        /* detach the slot's list, then re-file or collect each flow */
+        uint32_t i = t->wheel[s];
+        t->wheel[s] = 0;
+        t->wbits[s / 64] &= ~(1ull << (s % 64));
+        while (i != 0) {
+            struct kp_flow *f = &t->flows[i - 1];
+            uint32_t next = f->wnext;
+            f->in_wheel = 0;
+            f->wprev = f->wnext = 0;
+            if (f->last_us + t->idle_us < now_us) {
+                if (!batch_add(t, n, i)) {
+                    /* no memory for the batch: release it now, order aside */
+                    remove_flow(t, i, KP_FLOW_IDLE);
+                } else {
+                    n++;
+                }
+            } else {
+                uint64_t d = due_tick(t, f);
+                /* still due this tick (later in it): look again next sweep */
+                wheel_insert(t, f, i, d > now_tick ? d : now_tick);
+            }
+            i = next;
+        }
+    }
+    release_batch(t, n, KP_FLOW_IDLE);
+    t->swept = now_tick > 0 ? now_tick - 1 : 0; /* now's slot is swept again next time */
+    t->started = 1;
+}
+
+/* ---- lookup ------------------------------------------------------------ */
+
+static void evict_one(struct kp_flow_table *t)
+{
+    /* The earliest slot holds the flows idle the longest.  Flows touched
+     * since they were put there are re-filed (second chance); among the
+     * first untouched ones, prefer one with no analysis pending, so that a
+     * flood of new flows does not push out a handshake waiting for its
+     * server. */
+    uint64_t base = t->idle_us != 0 && t->started ? t->swept + 1 : t->now_tick + 1;
+    uint32_t s = (uint32_t)(base % WHEEL);
+    uint32_t victim = 0;
+    int moves = 0, looked = 0;
+    for (int slots = 0; slots < (int)WHEEL && victim == 0; slots++) {
+        s = wheel_next(t, s);
+        if (s == WHEEL) {
+            break;
+        }
+        uint32_t i = t->wheel[s];
+        uint32_t first = 0;
+        while (i != 0 && looked < 32) {
+            struct kp_flow *f = &t->flows[i - 1];
+            uint32_t next = f->wnext;
+            if (f->touched && moves < 64) {
+                moves++;
+                wheel_unlink(t, f, i);
+                uint64_t d = due_tick(t, f);
+                uint64_t tick = t->idle_us != 0 ? d : f->last_us / t->grain_us;
+                if ((uint32_t)(tick % WHEEL) == s) {
+                    tick += WHEEL; /* same slot, next lap: do not meet it again now */
+                }
+                wheel_insert(t, f, i, tick);
+            } else {
+                looked++;
+                if (first == 0) {
+                    first = i;
+                }
+                if (f->app == NULL || f->bypass) {
+                    victim = i;
+                    break;
+                }
+            }
+            i = next;
+        }
+        if (victim == 0 && first != 0) {
+            victim = first;
+        }
+        s = (s + 1) % WHEEL;
+    }
+    if (victim == 0) {
+        /* every flow was touched and re-filed: take any */
+        s = wheel_next(t, 0);
+        victim = t->wheel[s];
+    }
+    remove_flow(t, victim, KP_FLOW_EVICTED);
+}
+
 struct kp_flow *kp_flow_lookup(struct kp_flow_table *t, const struct kp_addr *src,
                                uint16_t sport, const struct kp_addr *dst, uint16_t dport,
                                uint8_t proto, uint64_t now_us, int *dir, bool *created)
 {
     struct kp_flow_key k;
     bool src_is_a = kp_flow_key_make(&k, src, sport, dst, dport, proto);
-
-    /* Expire idle flows, oldest first; captures may go back in time a
-     * little (merged files), so only strictly older flows expire.  The
-     * list is in order of the last move, not of the last packet: stop at
-     * the first flow that is still active (those behind it were moved at
-     * most one grain later than it, so they expire at most one grain
-     * late). */
-    while (t->idle_us != 0 && t->lru_head != 0) {
-        struct kp_flow *old = &t->flows[t->lru_head - 1];
-        if (old->last_us + t->idle_us >= now_us) {
-            break;
-        }
-        remove_flow(t, t->lru_head, KP_FLOW_IDLE);
-    }
-
     uint32_t h = (uint32_t)kp_flow_hash(&k, t->k0, t->k1);
     uint32_t b = h & (t->nbuckets - 1);
     for (uint32_t i = t->buckets[b]; i != 0; i = t->flows[i - 1].hnext) {
@@ -260,42 +444,18 @@ struct kp_flow *kp_flow_lookup(struct kp_flow_table *t, const struct kp_addr *sr
             *created = false;
             if (now_us > f->last_us) {
                 f->last_us = now_us;
-                if (lru_time(now_us) - f->lru_ms >= t->grain && t->lru_tail != i) {
-                    lru_unlink(t, f);
-                    lru_push_newest(t, f, i, now_us);
-                } else {
-                    f->touched = 1;
-                }
+                f->touched = 1;
             }
             return f;
         }
     }
 
+    uint64_t tick = now_us / t->grain_us;
+    if (tick > t->now_tick) {
+        t->now_tick = tick;
+    }
     if (t->free_head == 0 && t->fresh == t->capacity) {
-        /* Full: evict the least recently seen flow.  Flows at the head that
-         * saw packets since they were last moved get a second chance (moved
-         * to the end); then look a few entries further for one with no
-         * analysis pending, so that a flood of new flows does not push out
-         * a handshake waiting for its server. */
-        for (int n = 0; n < 64 && t->lru_head != t->lru_tail; n++) {
-            uint32_t hd = t->lru_head;
-            struct kp_flow *c = &t->flows[hd - 1];
-            if (!c->touched) {
-                break;
-            }
-            lru_unlink(t, c);
-            lru_push_newest(t, c, hd, c->last_us > now_us ? c->last_us : now_us);
-        }
-        uint32_t victim = t->lru_head;
-        uint32_t i = t->lru_head;
-        for (int n = 0; i != 0 && n < 32; n++, i = t->flows[i - 1].lru_next) {
-            const struct kp_flow *c = &t->flows[i - 1];
-            if (c->app == NULL || c->bypass) {
-                victim = i;
-                break;
-            }
-        }
-        remove_flow(t, victim, KP_FLOW_EVICTED);
+        evict_one(t);
     }
     uint32_t idx1;
     if (t->free_head != 0) {
@@ -313,7 +473,7 @@ struct kp_flow *kp_flow_lookup(struct kp_flow_table *t, const struct kp_addr *sr
     f->first_us = f->last_us = now_us;
     f->hnext = t->buckets[b];
     t->buckets[b] = idx1;
-    lru_push_newest(t, f, idx1, now_us);
+    wheel_insert(t, f, idx1, t->idle_us != 0 ? due_tick(t, f) : tick);
     t->used++;
     t->counts.created++;
     *dir = 0;
@@ -324,16 +484,29 @@ struct kp_flow *kp_flow_lookup(struct kp_flow_table *t, const struct kp_addr *sr
 void kp_flow_table_foreach(struct kp_flow_table *t, void (*fn)(const struct kp_flow *f, void *user),
                            void *user)
 {
-    for (uint32_t i = t->lru_head; i != 0; i = t->flows[i - 1].lru_next) {
-        fn(&t->flows[i - 1], user);
+    for (uint32_t s = 0; s < WHEEL; s++) {
+        for (uint32_t i = t->wheel[s]; i != 0; i = t->flows[i - 1].wnext) {
+            fn(&t->flows[i - 1], user);
+        }
     }
 }
 
 void kp_flow_table_flush(struct kp_flow_table *t)
 {
-    while (t->lru_head != 0) {
-        remove_flow(t, t->lru_head, KP_FLOW_FINISH);
+    size_t n = 0;
+    for (uint32_t s = 0; s < WHEEL; s++) {
+        uint32_t i = t->wheel[s];
+        while (i != 0) {
+            uint32_t next = t->flows[i - 1].wnext;
+            if (batch_add(t, n, i)) {
+                n++;
+            } else {
+                remove_flow(t, i, KP_FLOW_FINISH);
+            }
+            i = next;
+        }
     }
+    release_batch(t, n, KP_FLOW_FINISH);
 }
 
 void kp_flow_table_counts(const struct kp_flow_table *t, struct kp_flow_counts *c)

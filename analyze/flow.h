@@ -1,17 +1,23 @@
 /* Bidirectional flow table: canonical keys, seeded hashing, bounded
- * capacity, idle timeout and least-recently-used eviction.
+ * capacity, idle timeout and eviction of the least recently seen flow.
  *
  * Flows live in one preallocated array (no allocation per packet); a
- * chained hash over 32-bit indices finds them, and a doubly linked list in
- * order of last use (oldest first) drives both idle expiry and eviction
- * when the table is full.  The list is kept lazily: a packet moves its flow
- * to the end only when the flow was last moved KP_FLOW_LRU_GRAIN_US or more
- * ago, so a busy flow costs one list update per grain instead of one per
- * packet (each update touches two other flows' cache lines).  Idle expiry
- * may therefore come up to one grain late; eviction gives a flow touched
- * since its last move a second chance.  The owner is told about every flow that leaves the table through
- * the release callback, before its slot is reused, so that nothing the flow
- * still holds (pending key records) is lost.
+ * chained hash over 32-bit indices finds them.  Idle expiry runs on a timing
+ * wheel: each flow sits in the slot of the tick (KP_FLOW_GRAIN_US, or an
+ * eighth of the idle timeout if shorter) at which it would expire if it saw
+ * no more packets.  A packet only updates the flow's last time; the flow is
+ * moved to its new slot when its old slot comes up (at most once per idle
+ * period).  kp_flow_table_expire(now) releases exactly the flows idle for
+ * longer than the timeout at `now`, in a canonical order (first packet
+ * time, then key), so that the result does not depend on which other flows
+ * share the table: the engine calls it when the capture's time crosses a
+ * tick, and flow-affine workers (workers.c) given the same ticks release
+ * the same flows in the same order as one table would.  When the table is
+ * full, the flow in the earliest slot is evicted; flows that saw packets
+ * since they were put in their slot get a second chance.  The owner is told
+ * about every flow that leaves the table through the release callback,
+ * before its slot is reused, so that nothing the flow still holds (pending
+ * key records) is lost.
  */
 #ifndef KP_FLOW_H
 #define KP_FLOW_H
@@ -34,14 +40,14 @@ struct kp_flow {
     uint64_t first_us, last_us;
     /* second cache line */
     uint64_t pkts[2], bytes[2];    /* per direction: 0 = from initiator */
-    uint32_t lru_prev, lru_next;   /* LRU list (index + 1, 0 = end) */
-    uint32_t lru_ms;               /* when the flow was last moved to the end of the list,
-                                      in units of 1024 us, modulo 2^32 */
+    uint32_t wprev, wnext;         /* timing-wheel slot list (index + 1, 0 = end) */
+    uint32_t wtick;                /* the tick of the wheel slot the flow is in (mod 2^32) */
     uint32_t syn_seq[2];           /* TCP: SYN sequence numbers, kept until analysis starts */
     unsigned init_is_a : 1;        /* the first packet came from key.a */
     unsigned in_use : 1;
     unsigned bypass : 1;           /* analysis finished: count only */
-    unsigned touched : 1;          /* a packet came since the last move in the list */
+    unsigned touched : 1;          /* a packet came since the flow was put in its slot */
+    unsigned in_wheel : 1;
     unsigned syn_seen : 2;         /* bit per direction: syn_seq is valid */
     uint8_t app_kind;
     uint16_t seen;                 /* KP_SEEN_*: protocols recognised on the flow */
@@ -66,9 +72,9 @@ enum {
     KP_SEEN_TURN = 1u << 8
 };
 
-/* Idle expiry may come this late (see above); at most an eighth of the idle
+/* The timing wheel's tick: at most this, at most an eighth of the idle
  * timeout. */
-#define KP_FLOW_LRU_GRAIN_US 1000000u
+#define KP_FLOW_GRAIN_US 1000000u
 
 enum kp_flow_release { KP_FLOW_IDLE, KP_FLOW_EVICTED, KP_FLOW_FINISH };
 
@@ -83,9 +89,9 @@ void kp_flow_table_free(struct kp_flow_table *t);
 
 /* Find or create the flow of a packet from (src, sport) to (dst, dport).
  * *dir is set to 0 if the packet goes in the initiator's direction, 1
- * otherwise; *created tells whether the flow is new.  Expires idle flows
- * first; if the table is full, evicts the least recently seen flow.  Never
- * fails. */
+ * otherwise; *created tells whether the flow is new.  If the table is full,
+ * evicts the least recently seen flow (approximately: see above).  Never
+ * fails.  Does not expire idle flows: kp_flow_table_expire() does. */
 struct kp_flow *kp_flow_lookup(struct kp_flow_table *t, const struct kp_addr *src,
                                uint16_t sport, const struct kp_addr *dst, uint16_t dport,
                                uint8_t proto, uint64_t now_us, int *dir, bool *created);
@@ -95,12 +101,21 @@ struct kp_flow *kp_flow_lookup(struct kp_flow_table *t, const struct kp_addr *sr
 bool kp_flow_key_make(struct kp_flow_key *k, const struct kp_addr *src, uint16_t sport,
                       const struct kp_addr *dst, uint16_t dport, uint8_t proto);
 
+/* Release (KP_FLOW_IDLE) every flow whose last packet is more than the idle
+ * timeout before now_us, ordered by first packet time, then key.  Nothing
+ * if the table has no idle timeout. */
+void kp_flow_table_expire(struct kp_flow_table *t, uint64_t now_us);
+
+/* The wheel's tick in microseconds (the engine sweeps once per tick). */
+uint64_t kp_flow_table_grain(const struct kp_flow_table *t);
+
 /* Call fn for every flow in the table (no flow may be added or removed
  * meanwhile). */
 void kp_flow_table_foreach(struct kp_flow_table *t, void (*fn)(const struct kp_flow *f, void *user),
                            void *user);
 
-/* Release every flow (reason KP_FLOW_FINISH). */
+/* Release every flow (reason KP_FLOW_FINISH), ordered by first packet time,
+ * then key. */
 void kp_flow_table_flush(struct kp_flow_table *t);
 
 struct kp_flow_counts {

@@ -120,19 +120,77 @@ static void test_idle_expiry(void **state)
     bool created;
     kp_flow_lookup(t, &c, 1, &s, 443, 6, 0, &dir, &created);
     kp_flow_lookup(t, &c, 2, &s, 443, 6, 500000, &dir, &created);
-    kp_flow_lookup(t, &c, 3, &s, 443, 6, 1000000, &dir, &created); /* flow 1 idle exactly 1 s: kept */
+    kp_flow_lookup(t, &c, 3, &s, 443, 6, 1000000, &dir, &created);
+    kp_flow_table_expire(t, 1000000); /* flow 1 idle exactly 1 s: kept */
     assert_int_equal(r.idle, 0);
     kp_flow_lookup(t, &c, 3, &s, 443, 6, 1000001, &dir, &created);
+    assert_int_equal(r.idle, 0); /* lookups never expire */
+    kp_flow_table_expire(t, 1000001);
     assert_int_equal(r.idle, 1);
     assert_int_equal(r.last_pa, 1);
-    kp_flow_lookup(t, &c, 3, &s, 443, 6, 5000000, &dir, &created);
-    /* flows 2 and 3 were both idle for more than a second: flow 3 is new again */
+    /* flow 2 was touched at 1.4 s: it is re-filed, not expired, at 1.6 s */
+    kp_flow_lookup(t, &c, 2, &s, 443, 6, 1400000, &dir, &created);
+    kp_flow_table_expire(t, 1600000);
+    assert_int_equal(r.idle, 1);
+    kp_flow_table_expire(t, 2400001);
     assert_int_equal(r.idle, 3);
-    assert_true(created);
-    /* a flow that expired is new when seen again */
-    kp_flow_lookup(t, &c, 1, &s, 443, 6, 5000001, &dir, &created);
-    assert_true(created);
+    assert_int_equal(r.last_pa, 3); /* in order of first packet: 2 (0.5 s), then 3 (1.0 s) */
+    kp_flow_lookup(t, &c, 3, &s, 443, 6, 5000000, &dir, &created);
+    assert_true(created); /* a flow that expired is new when seen again */
     kp_flow_table_free(t);
+}
+
+/* Expiry releases exactly the idle flows, in canonical order, whatever
+ * else shares the table: two tables holding half the flows each release,
+ * merged by (first time, key), what one table holding all of them does. */
+struct seq {
+    uint16_t ports[512];
+    size_t n;
+};
+
+static void on_release_seq(struct kp_flow *f, enum kp_flow_release why, void *user)
+{
+    struct seq *q = user;
+    (void)why;
+    if (q->n < 512) {
+        q->ports[q->n++] = f->key.pa < f->key.pb ? f->key.pa : f->key.pb;
+    }
+}
+
+static void test_expiry_canonical(void **state)
+{
+    (void)state;
+    struct seq all = {.n = 0}, part[2] = {{.n = 0}, {.n = 0}};
+    struct kp_flow_table *one = kp_flow_table_new(1024, 2000000, 7, on_release_seq, &all);
+    struct kp_flow_table *two[2] = {kp_flow_table_new(1024, 2000000, 8, on_release_seq, &part[0]),
+                                    kp_flow_table_new(1024, 2000000, 9, on_release_seq, &part[1])};
+    struct kp_addr c = v4(10, 0, 0, 1), s = v4(10, 0, 0, 2);
+    int dir;
+    bool created;
+    uint64_t x = 12345;
+    for (uint16_t p = 1000; p < 1300; p++) {
+        x = x * 6364136223846793005ULL + 1442695040888963407ULL;
+        uint64_t t0 = (x >> 33) % 3000000, t1 = t0 + (x >> 13) % 2500000;
+        kp_flow_lookup(one, &c, p, &s, 443, 17, t0, &dir, &created);
+        kp_flow_lookup(one, &c, p, &s, 443, 17, t1, &dir, &created);
+        kp_flow_lookup(two[p % 2], &c, p, &s, 443, 17, t0, &dir, &created);
+        kp_flow_lookup(two[p % 2], &c, p, &s, 443, 17, t1, &dir, &created);
+    }
+    for (uint64_t now = 0; now <= 9000000; now += 250000) {
+        size_t before = all.n;
+        kp_flow_table_expire(one, now);
+        size_t b0 = part[0].n, b1 = part[1].n;
+        kp_flow_table_expire(two[0], now);
+        kp_flow_table_expire(two[1], now);
+        /* same flows released at this sweep */
+        assert_int_equal(all.n - before, (part[0].n - b0) + (part[1].n - b1));
+    }
+    assert_int_equal(all.n, 300);
+    assert_int_equal(part[0].n + part[1].n, 300);
+    for (int i = 0; i < 2; i++) {
+        kp_flow_table_free(two[i]);
+    }
+    kp_flow_table_free(one);
 }
 
 static void test_hash_seeded(void **state)
@@ -157,6 +215,7 @@ int main(void)
         cmocka_unit_test(test_bidirectional),
         cmocka_unit_test(test_capacity_lru),
         cmocka_unit_test(test_idle_expiry),
+        cmocka_unit_test(test_expiry_canonical),
         cmocka_unit_test(test_hash_seeded),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
