@@ -523,8 +523,24 @@ void kp_key_add_evidence(struct kp_key_rec *k, const char *what)
     }
 }
 
+static int hexval(char c)
+{
+    return c >= '0' && c <= '9' ? c - '0' : c >= 'a' && c <= 'f' ? c - 'a' + 10 : -1;
+}
+
 void kp_engine_emit_key(struct kp_engine *eng, struct kp_key_rec *k)
 {
+    if (k->sdes_key_sha256[0] != '\0') {
+        /* an SDES key already reported (retransmission, re-INVITE) */
+        uint8_t h[16] = {0};
+        for (size_t i = 0; i < 32 && k->sdes_key_sha256[i] != '\0'; i++) {
+            int v = hexval(k->sdes_key_sha256[i]);
+            h[i / 2] = (uint8_t)(h[i / 2] << 4 | (v < 0 ? 0 : v));
+        }
+        if (!kp_engine_sdes_first(eng, h)) {
+            return;
+        }
+    }
     kp_addr_str(&k->client, k->client_ip, sizeof(k->client_ip));
     kp_addr_str(&k->issuer, k->issuer_ip, sizeof(k->issuer_ip));
     memset(&k->geo, 0, sizeof(k->geo));
@@ -585,8 +601,55 @@ void kp_media_add_evidence(struct kp_media_rec *m, const char *what)
     }
 }
 
+/* The parts of a media record that depend on other flows. */
+static void media_resolve(struct kp_engine *eng, struct kp_media_rec *m)
+{
+    const struct kp_expect *e = NULL;
+    if (!m->zoom) {
+        const struct kp_expect *e1 = kp_engine_expected(eng, &m->ep[1], m->ep_port[1]);
+        const struct kp_expect *e0 = kp_engine_expected(eng, &m->ep[0], m->ep_port[0]);
+        e = e1 != NULL ? e1 : e0;
+        int sdir = e1 == NULL && e0 != NULL ? 0 : 1;
+        bool srtp = (e != NULL && e->srtp) || m->srtcp || m->dtls_keyed;
+        m->kind = srtp ? "srtp" : "rtp";
+        kp_media_add_evidence(m, "rtp.validated_stream");
+        if (m->srtcp) {
+            kp_media_add_evidence(m, "srtcp.index_sequence");
+        }
+        if (e != NULL) {
+            kp_media_add_evidence(m, e->sdes ? "sdp.announced.sdes" : "sdp.announced");
+            if (!e->srtp) {
+                /* RFC 3551 RTP/AVP: the announced media is not encrypted */
+                kp_media_add_evidence(m, "sdp.rtp_avp.unencrypted");
+            }
+        }
+        m->server = m->ep[sdir];
+        m->server_port = m->ep_port[sdir];
+        m->client = m->ep[1 - sdir];
+        m->client_port = m->ep_port[1 - sdir];
+    }
+    if (m->service == NULL) {
+        const char *how = NULL;
+        m->service = e != NULL ? "sip" : m->relay_service;
+        if (m->service == NULL) {
+            m->service = kp_engine_classify_server(eng, &m->server, m->server_port, NULL, &how);
+        }
+        if (m->service == NULL) {
+            m->service = m->stun_or_dtls ? "webrtc" : "unknown";
+        }
+    }
+    const struct kp_link *l = kp_engine_find_link(eng, &m->client, m->service);
+    if (l != NULL) {
+        kp_addr_str(&l->issuer, m->linked_issuer_ip, sizeof(m->linked_issuer_ip));
+        m->linked_issuer_port = l->issuer_port;
+        m->linked_mechanism = l->mechanism;
+        kp_media_add_evidence(m, "link.same_client_and_service");
+    }
+}
+
 void kp_engine_emit_media(struct kp_engine *eng, struct kp_media_rec *m)
 {
+    media_resolve(eng, m);
     kp_addr_str(&m->client, m->client_ip, sizeof(m->client_ip));
     kp_addr_str(&m->server, m->server_ip, sizeof(m->server_ip));
     memset(&m->geo, 0, sizeof(m->geo));

@@ -79,6 +79,15 @@ struct kp_media_rec {
     const char *linked_mechanism;
     const char *evidence[KP_MAX_EVIDENCE];
     size_t n_evidence;
+    /* What the flow knows; kp_engine_emit_media() resolves the rest (the SDP
+     * that announced the flow, the key exchange it belongs to). */
+    int zoom;                  /* Zoom media: kind, service, client and server are set */
+    struct kp_addr ep[2];      /* the flow's ends, [0] sent its first packet */
+    uint16_t ep_port[2];
+    int srtcp;                 /* SRTCP seen (encrypted RTCP) */
+    int dtls_keyed;            /* a DTLS-SRTP key record came from this flow */
+    const char *relay_service; /* the service of the TURN relay it went through, or NULL */
+    int stun_or_dtls;          /* STUN or DTLS seen on the flow (WebRTC) */
 };
 
 /* Sessions: one client, one service (session.c). */
@@ -257,7 +266,13 @@ void kp_key_add_evidence(struct kp_key_rec *k, const char *what);
 /* Geolocate, apply the policy and deliver a key record. */
 void kp_engine_emit_key(struct kp_engine *eng, struct kp_key_rec *k);
 
-/* Deliver a media flow record. */
+/* The service of a UDP server from the rules: certificate names, then the
+ * server's network or AS, then its port (*how says which); NULL if none. */
+const char *kp_engine_classify_server(const struct kp_engine *eng, const struct kp_addr *server,
+                                      uint16_t port, const struct kp_cert_info *cert,
+                                      const char **how);
+
+/* Resolve (see kp_media_rec) and deliver a media flow record. */
 void kp_engine_emit_media(struct kp_engine *eng, struct kp_media_rec *m);
 void kp_media_add_evidence(struct kp_media_rec *m, const char *what);
 

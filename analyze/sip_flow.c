@@ -82,9 +82,8 @@ void kp_sip_flow_message(struct kp_engine *eng, const struct kp_flow *f, int dir
 
     for (size_t i = 0; i < sdp.n_crypto; i++) {
         const struct kp_sdp_crypto *cr = &sdp.crypto[i];
-        if (!kp_engine_sdes_first(eng, cr->key_hash)) {
-            continue; /* the same key again (retransmission, re-INVITE) */
-        }
+        /* (kp_engine_emit_key drops the same key seen again: retransmission,
+         * re-INVITE) */
         struct kp_key_rec k;
         memset(&k, 0, sizeof(k));
         k.ts_us = eng->now_us;

@@ -148,9 +148,9 @@ static void free_app(struct kp_engine *eng, struct kp_flow *f)
 
 /* The service of a UDP server, from the strongest signal available:
  * certificate names, then the server's network or AS, then its port. */
-static const char *classify_server(struct kp_engine *eng, const struct kp_addr *server,
-                                   uint16_t port, const struct kp_cert_info *cert,
-                                   const char **how)
+const char *kp_engine_classify_server(const struct kp_engine *eng, const struct kp_addr *server,
+                                      uint16_t port, const struct kp_cert_info *cert,
+                                      const char **how)
 {
     const struct kp_rules *r = eng->rules;
     const char *svc = NULL;
@@ -293,7 +293,7 @@ static void emit_dtls(struct kp_engine *eng, struct kp_flow *f)
         k.client_port = far_is_server ? near_port : d->peer_port;
     }
     const char *how = NULL;
-    const char *svc = classify_server(eng, &k.issuer, k.issuer_port, d->have_cert ? &d->cert : NULL,
+    const char *svc = kp_engine_classify_server(eng, &k.issuer, k.issuer_port, d->have_cert ? &d->cert : NULL,
                                       &how);
     if (svc == NULL && app->turn.svc != NULL) {
         svc = app->turn.svc;
@@ -430,7 +430,7 @@ static bool quic_record(struct kp_engine *eng, struct kp_flow *f, int client_dir
     const char *svc = sni.len > 0 ? kp_rules_match_sni(eng->rules, (const char *)sni.p, sni.len) : NULL;
     const char *how = svc != NULL ? "rule.sni" : NULL;
     if (svc == NULL) {
-        svc = classify_server(eng, &k->issuer, k->issuer_port, NULL, &how);
+        svc = kp_engine_classify_server(eng, &k->issuer, k->issuer_port, NULL, &how);
     }
     if (svc == NULL && !eng->cfg.report_all) {
         return false;
@@ -778,7 +778,7 @@ static void zrtp_datagram(struct kp_engine *eng, struct kp_flow *f, int dir,
     kp_flow_endpoint(f, 0, &k.client, &k.client_port);
     (void)dir;
     const char *how = NULL;
-    k.service = classify_server(eng, &k.issuer, k.issuer_port, NULL, &how);
+    k.service = kp_engine_classify_server(eng, &k.issuer, k.issuer_port, NULL, &how);
     if (k.service == NULL) {
         k.service = "sip";
     }
@@ -807,7 +807,9 @@ static void sip_datagram(struct kp_engine *eng, struct kp_flow *f, int dir, cons
     kp_sip_flow_message(eng, f, dir, &msg, false);
 }
 
-/* The media record of a flow, at its end. */
+/* The media record of a flow, at its end.  What depends on other flows
+ * (the SDP that announced it, the key exchange it belongs to) is resolved
+ * by kp_engine_emit_media(). */
 static void emit_media(struct kp_engine *eng, struct kp_flow *f)
 {
     struct kp_udp_app *app = f->app;
@@ -823,63 +825,30 @@ static void emit_media(struct kp_engine *eng, struct kp_flow *f)
     m.last_us = f->last_us;
     m.packets = f->pkts[0] + f->pkts[1];
     m.bytes = f->bytes[0] + f->bytes[1];
-    int sdir = 1;
-    const struct kp_expect *e = NULL;
+    kp_flow_endpoint(f, 0, &m.ep[0], &m.ep_port[0]);
+    kp_flow_endpoint(f, 1, &m.ep[1], &m.ep_port[1]);
     if (zoom) {
+        m.zoom = 1;
         m.kind = "zoom";
         m.service = "zoom";
         /* the multimedia router is the side on 8801-8810 */
-        struct kp_addr a;
-        uint16_t pa;
-        kp_flow_endpoint(f, 0, &a, &pa);
-        sdir = kp_zoom_is_server_port(pa) ? 0 : ms->zoom_server_dir >= 0 ? ms->zoom_server_dir : 1;
+        int sdir = kp_zoom_is_server_port(m.ep_port[0]) ? 0
+                   : ms->zoom_server_dir >= 0            ? ms->zoom_server_dir
+                                                         : 1;
         kp_media_add_evidence(&m, "zoom.media_encapsulation");
-    } else {
-        struct kp_addr a0, a1;
-        uint16_t p0, p1;
-        kp_flow_endpoint(f, 0, &a0, &p0);
-        kp_flow_endpoint(f, 1, &a1, &p1);
-        const struct kp_expect *e1 = kp_engine_expected(eng, &a1, p1);
-        const struct kp_expect *e0 = kp_engine_expected(eng, &a0, p0);
-        e = e1 != NULL ? e1 : e0;
-        sdir = e1 == NULL && e0 != NULL ? 0 : 1;
-        bool srtp = (e != NULL && e->srtp) || ms->track.is_srtcp || app->emitted_dtls;
-        m.kind = srtp ? "srtp" : "rtp";
-        kp_media_add_evidence(&m, "rtp.validated_stream");
-        if (ms->track.is_srtcp) {
-            kp_media_add_evidence(&m, "srtcp.index_sequence");
-        }
-        if (e != NULL) {
-            kp_media_add_evidence(&m, e->sdes ? "sdp.announced.sdes" : "sdp.announced");
-            if (!e->srtp) {
-                /* RFC 3551 RTP/AVP: the announced media is not encrypted */
-                kp_media_add_evidence(&m, "sdp.rtp_avp.unencrypted");
-            }
-        }
+        m.server = m.ep[sdir];
+        m.server_port = m.ep_port[sdir];
+        m.client = m.ep[1 - sdir];
+        m.client_port = m.ep_port[1 - sdir];
     }
-    kp_flow_endpoint(f, sdir, &m.server, &m.server_port);
-    kp_flow_endpoint(f, 1 - sdir, &m.client, &m.client_port);
-    if (m.service == NULL) {
-        const char *how = NULL;
-        m.service = e != NULL ? "sip" : app->turn.svc;
-        if (m.service == NULL) {
-            m.service = classify_server(eng, &m.server, m.server_port, NULL, &how);
-        }
-        if (m.service == NULL) {
-            m.service = (app->seen & (SEEN_STUN | SEEN_DTLS)) ? "webrtc" : "unknown";
-        }
-    }
+    m.srtcp = ms->track.is_srtcp;
+    m.dtls_keyed = app->emitted_dtls;
+    m.relay_service = app->turn.svc;
+    m.stun_or_dtls = (app->seen & (SEEN_STUN | SEEN_DTLS)) != 0;
     m.ssrc = ms->track.rtp_ssrc;
     m.payload_type = ms->track.is_rtp ? ms->track.rtp_pt : -1;
     for (size_t i = 0; i < KP_RTP_TRACK_SLOTS; i++) {
         m.ssrc_count += ms->track.slot[i].used ? 1 : 0;
-    }
-    const struct kp_link *l = kp_engine_find_link(eng, &m.client, m.service);
-    if (l != NULL) {
-        kp_addr_str(&l->issuer, m.linked_issuer_ip, sizeof(m.linked_issuer_ip));
-        m.linked_issuer_port = l->issuer_port;
-        m.linked_mechanism = l->mechanism;
-        kp_media_add_evidence(&m, "link.same_client_and_service");
     }
     kp_engine_emit_media(eng, &m);
 }
