@@ -13,6 +13,7 @@
 #include "policy.h"
 #include "session.h"
 #include "tls.h"
+#include "workers.h"
 
 #define DEFAULT_MAX_FLOWS 262144u
 #define DEFAULT_IDLE_S 120u
@@ -50,6 +51,9 @@ KP_API void kp_config_init(struct kp_config *cfg)
 static void flow_release(struct kp_flow *f, enum kp_flow_release why, void *user)
 {
     struct kp_engine *eng = user;
+    if (eng->wctx != NULL) {
+        kp_worker_flow_release_begin(eng, f);
+    }
     /* Whatever a flow still holds is finalised before its slot is reused:
      * eviction never loses a key record. */
     if (f->app_kind == KP_APP_TLS) {
@@ -57,7 +61,7 @@ static void flow_release(struct kp_flow *f, enum kp_flow_release why, void *user
     } else if (f->app_kind == KP_APP_UDP) {
         kp_udp_flow_release(eng, f);
     }
-    if (eng->cfg.report_flows && eng->cfg.on_event != NULL) {
+    if (eng->cfg.report_flows && (eng->cfg.on_event != NULL || eng->wctx != NULL)) {
         struct kp_flow_rec r;
         memset(&r, 0, sizeof(r));
         struct kp_addr c, sv;
@@ -72,8 +76,15 @@ static void flow_release(struct kp_flow *f, enum kp_flow_release why, void *user
         memcpy(r.bytes, f->bytes, sizeof(r.bytes));
         r.seen = f->seen;
         r.end = why == KP_FLOW_IDLE ? "idle" : why == KP_FLOW_EVICTED ? "evicted" : "end";
-        struct kp_event ev = {.type = KP_EV_FLOW, .flow = &r};
-        eng->cfg.on_event(&ev, eng->cfg.user);
+        if (eng->wctx != NULL) {
+            kp_worker_put(eng, KP_REC_FLOW, &r, sizeof(r));
+        } else {
+            struct kp_event ev = {.type = KP_EV_FLOW, .flow = &r};
+            eng->cfg.on_event(&ev, eng->cfg.user);
+        }
+    }
+    if (eng->wctx != NULL) {
+        kp_worker_flow_release_end(eng, f);
     }
 }
 
@@ -112,7 +123,10 @@ KP_API int kp_engine_new(struct kp_engine **out, const struct kp_config *cfg, ch
     if (seed == 0 && getrandom(&seed, sizeof(seed), 0) != (ssize_t)sizeof(seed)) {
         seed = (uint64_t)(uintptr_t)eng ^ 0x9e3779b97f4a7c15ULL;
     }
-    eng->flows = kp_flow_table_new(eng->cfg.max_flows, (uint64_t)eng->cfg.idle_timeout_s * 1000000u,
+    /* with workers the flows live in the workers' tables: this one only
+     * provides the hash keys and the tick */
+    uint32_t table_cap = eng->cfg.workers > 1 ? 1 : eng->cfg.max_flows;
+    eng->flows = kp_flow_table_new(table_cap, (uint64_t)eng->cfg.idle_timeout_s * 1000000u,
                                    seed, flow_release, eng);
     eng->scratch = malloc(KP_SCRATCH);
     eng->cert_cache = calloc(KP_CERT_CACHE, sizeof(*eng->cert_cache));
@@ -149,6 +163,18 @@ KP_API int kp_engine_new(struct kp_engine **out, const struct kp_config *cfg, ch
         kp_engine_free(eng);
         return KP_EFORMAT;
     }
+    if (eng->cfg.workers > 1) {
+        if (eng->cfg.workers > 256) {
+            snprintf(err, errlen, "at most 256 workers");
+            kp_engine_free(eng);
+            return KP_EINVAL;
+        }
+        int rc = kp_workers_start(eng, eng->cfg.workers, err, errlen);
+        if (rc != KP_OK) {
+            kp_engine_free(eng);
+            return rc;
+        }
+    }
     *out = eng;
     return KP_OK;
 }
@@ -158,6 +184,7 @@ KP_API void kp_engine_free(struct kp_engine *eng)
     if (eng == NULL) {
         return;
     }
+    kp_workers_free(eng);
     if (eng->flows != NULL) {
         /* free per-flow state without emitting (kp_engine_finish emits) */
         eng->cfg.on_event = NULL;
@@ -165,7 +192,9 @@ KP_API void kp_engine_free(struct kp_engine *eng)
         kp_flow_table_free(eng->flows);
     }
     kp_session_free_all(eng);
-    kp_rules_free(eng->rules);
+    if (!eng->rules_borrowed) {
+        kp_rules_free(eng->rules);
+    }
     free(eng->cert_cache);
     free(eng->scratch);
     free(eng);
@@ -241,15 +270,23 @@ KP_API int kp_engine_feed(struct kp_engine *eng, int linktype, uint64_t ts_us,
     if (!kp_decode_linktype_ok(linktype)) {
         return KP_ELINKTYPE;
     }
+    if (eng->workers != NULL) {
+        return kp_workers_feed(eng, linktype, ts_us, data, caplen, wirelen);
+    }
     struct kp_pkt pkt;
     if (!decode_counted(eng, linktype, ts_us, data, caplen, wirelen, &pkt)) {
         return KP_OK;
     }
     int dir;
     bool created;
-    kp_engine_tick(eng);
+    if (eng->wctx == NULL) {
+        kp_engine_tick(eng); /* a worker is told when to sweep */
+    }
     struct kp_flow *f = kp_flow_lookup(eng->flows, &pkt.src, pkt.sport, &pkt.dst, pkt.dport,
                                        pkt.proto, ts_us, &dir, &created);
+    if (created && eng->wctx != NULL) {
+        kp_worker_flow_open(eng, f);
+    }
     process(eng, f, dir, &pkt, wirelen);
     return KP_OK;
 }
@@ -267,6 +304,9 @@ KP_API int kp_engine_feed_flow(struct kp_engine *eng, void *state, uint64_t ts_u
 {
     struct kp_flow *f = state;
     struct kp_pkt pkt;
+    if (eng->workers != NULL) {
+        return KP_EINVAL;
+    }
     if (f == NULL || !decode_counted(eng, LINKTYPE_RAW, ts_us, ip, caplen, wirelen, &pkt)) {
         return f == NULL ? KP_EINVAL : KP_OK;
     }
@@ -300,8 +340,19 @@ KP_API void kp_flow_state_release(struct kp_engine *eng, void *state)
 
 KP_API void kp_engine_finish(struct kp_engine *eng)
 {
-    kp_flow_table_flush(eng->flows);
+    if (eng->workers != NULL) {
+        kp_workers_finish(eng);
+    } else {
+        kp_flow_table_flush(eng->flows);
+    }
     kp_session_finish(eng);
+}
+
+KP_API void kp_engine_poll(struct kp_engine *eng)
+{
+    if (eng->workers != NULL) {
+        kp_workers_poll(eng);
+    }
 }
 
 KP_API void kp_engine_stats(const struct kp_engine *eng, struct kp_stats *out)
@@ -313,6 +364,9 @@ KP_API void kp_engine_stats(const struct kp_engine *eng, struct kp_stats *out)
     st.flows_evicted_idle = c.idle;
     st.flows_evicted_full = c.evicted;
     st.flows_active = c.active;
+    if (eng->workers != NULL) {
+        kp_workers_stats(eng, &st);
+    }
     size_t n = out->size != 0 && out->size < sizeof(st) ? out->size : sizeof(st);
     st.size = n;
     memcpy(out, &st, n);
@@ -530,6 +584,10 @@ static int hexval(char c)
 
 void kp_engine_emit_key(struct kp_engine *eng, struct kp_key_rec *k)
 {
+    if (eng->wctx != NULL) {
+        kp_worker_put(eng, KP_REC_KEY, k, sizeof(*k));
+        return;
+    }
     if (k->sdes_key_sha256[0] != '\0') {
         /* an SDES key already reported (retransmission, re-INVITE) */
         uint8_t h[16] = {0};
@@ -649,6 +707,10 @@ static void media_resolve(struct kp_engine *eng, struct kp_media_rec *m)
 
 void kp_engine_emit_media(struct kp_engine *eng, struct kp_media_rec *m)
 {
+    if (eng->wctx != NULL) {
+        kp_worker_put(eng, KP_REC_MEDIA, m, sizeof(*m));
+        return;
+    }
     media_resolve(eng, m);
     kp_addr_str(&m->client, m->client_ip, sizeof(m->client_ip));
     kp_addr_str(&m->server, m->server_ip, sizeof(m->server_ip));
@@ -686,6 +748,10 @@ void kp_engine_expect(struct kp_engine *eng, const struct kp_addr *a, uint16_t p
     if (port == 0) {
         return; /* RFC 3264 6: port 0 rejects the stream */
     }
+    if (eng->wctx != NULL) {
+        kp_worker_expect(eng, a, port, srtp, sdes);
+        return;
+    }
     struct kp_expect *e = &eng->expects[eng->next_expect++ % KP_EXPECTS];
     e->addr = *a;
     e->port = port;
@@ -721,7 +787,7 @@ bool kp_engine_sdes_first(struct kp_engine *eng, const uint8_t hash[16])
 void kp_engine_anomaly(struct kp_engine *eng, const struct kp_pkt *pkt, const char *name,
                        const char *detail)
 {
-    if (eng->cfg.on_event == NULL) {
+    if (eng->cfg.on_event == NULL && eng->wctx == NULL) {
         return;
     }
     struct kp_anomaly a;
@@ -734,6 +800,10 @@ void kp_engine_anomaly(struct kp_engine *eng, const struct kp_pkt *pkt, const ch
     a.src_port = pkt->sport;
     a.dst_port = pkt->dport;
     snprintf(a.detail, sizeof(a.detail), "%s", detail);
+    if (eng->wctx != NULL) {
+        kp_worker_put(eng, KP_REC_ANOMALY, &a, sizeof(a));
+        return;
+    }
     struct kp_event ev = {.type = KP_EV_ANOMALY, .anomaly = &a};
     eng->cfg.on_event(&ev, eng->cfg.user);
 }

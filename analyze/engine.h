@@ -210,8 +210,14 @@ struct kp_cert_slot {
     struct kp_cert_info info;
 };
 
+struct kp_workers;
+struct kp_worker;
+
 struct kp_engine {
     struct kp_config cfg;
+    struct kp_workers *workers; /* cfg.workers > 1: this engine dispatches and delivers */
+    struct kp_worker *wctx;     /* set in a worker's engine: records go to the delivery stage */
+    int rules_borrowed;         /* rules belong to another engine */
     struct kp_flow_table *flows;
     struct kp_rules *rules;
     struct kp_stats st;

@@ -24,6 +24,8 @@ struct kp_flow_table {
     int started;
     uint32_t *batch;       /* flows to release in canonical order */
     size_t batch_cap;
+    uint32_t *refile;      /* a slot's flows, while it is swept */
+    size_t refile_cap;
     uint64_t k0, k1;
     kp_flow_release_fn release;
     void *user;
@@ -153,6 +155,7 @@ void kp_flow_table_free(struct kp_flow_table *t)
     free(t->flows_mem);
     free(t->buckets);
     free(t->batch);
+    free(t->refile);
     free(t);
 }
 
@@ -297,18 +300,19 @@ static int canon_cmp(const void *x, const void *y)
     return memcmp(&a->key, &b->key, sizeof(a->key));
 }
 
-static bool batch_add(struct kp_flow_table *t, size_t n, uint32_t idx1)
+/* Make room for entry n of a growable index array. */
+static bool grow(uint32_t **a, size_t *cap, size_t n)
 {
-    if (n == t->batch_cap) {
-        size_t cap = t->batch_cap == 0 ? 1024 : t->batch_cap * 2;
-        uint32_t *nb = realloc(t->batch, cap * sizeof(*nb));
-        if (nb == NULL) {
-            return false;
-        }
-        t->batch = nb;
-        t->batch_cap = cap;
+    if (n < *cap) {
+        return true;
     }
-    t->batch[n] = idx1;
+    size_t c = *cap == 0 ? 1024 : *cap * 2;
+    uint32_t *na = realloc(*a, c * sizeof(*na));
+    if (na == NULL) {
+        return false;
+    }
+    *a = na;
+    *cap = c;
     return true;
 }
 
@@ -338,37 +342,46 @@ void kp_flow_table_expire(struct kp_flow_table *t, uint64_t now_us)
                     : now_tick + 1 > WHEEL ? now_tick + 1 - WHEEL : 0;
     size_t n = 0;
     bool fits = true;
-    for (uint64_t tick = from; tick <= now_tick && fits; tick++) {
+    uint64_t tick = from;
+    for (; tick <= now_tick && fits; tick++) {
         uint32_t s = (uint32_t)(tick % WHEEL);
         if (!(t->wbits[s / 64] & (1ull << (s % 64)))) {
             continue;
         }
-        /* detach the slot's list, then re-file or collect each flow */
-        uint32_t i = t->wheel[s];
-        t->wheel[s] = 0;
-        t->wbits[s / 64] &= ~(1ull << (s % 64));
-        while (i != 0) {
+        /* The slot's flows: the idle ones stay where they are until
+         * released (a release may look at the table: kp_flow_table_foreach
+         * must still see the flows released after it), the others are
+         * re-filed.  Listed first, as re-filing may append to this slot. */
+        size_t m = 0;
+        for (uint32_t i = t->wheel[s]; i != 0; i = t->flows[i - 1].wnext) {
+            if (!grow(&t->refile, &t->refile_cap, m)) {
+                fits = false;
+                break;
+            }
+            t->refile[m++] = i;
+        }
+        for (size_t j = 0; j < m; j++) {
+            uint32_t i = t->refile[j];
             struct kp_flow *f = &t->flows[i - 1];
-            uint32_t next = f->wnext;
-            f->in_wheel = 0;
-            f->wprev = f->wnext = 0;
             if (f->last_us + t->idle_us < now_us) {
-                if (!batch_add(t, n, i)) {
-                    /* no memory for the batch: release it now, order aside */
-                    remove_flow(t, i, KP_FLOW_IDLE);
-                } else {
-                    n++;
+                if (!grow(&t->batch, &t->batch_cap, n)) {
+                    fits = false; /* no memory: the rest waits for the next sweep */
+                    break;
                 }
+                t->batch[n++] = i;
             } else {
                 uint64_t d = due_tick(t, f);
                 /* still due this tick (later in it): look again next sweep */
+                wheel_unlink(t, f, i);
                 wheel_insert(t, f, i, d > now_tick ? d : now_tick);
             }
-            i = next;
         }
     }
     release_batch(t, n, KP_FLOW_IDLE);
-    t->swept = now_tick > 0 ? now_tick - 1 : 0; /* now's slot is swept again next time */
+    /* now's slot is swept again next time (and, short of memory, the slot
+     * that did not fit) */
+    uint64_t last = fits ? now_tick : tick - 1;
+    t->swept = last > 0 ? last - 1 : 0;
     t->started = 1;
 }
 
@@ -493,20 +506,22 @@ void kp_flow_table_foreach(struct kp_flow_table *t, void (*fn)(const struct kp_f
 
 void kp_flow_table_flush(struct kp_flow_table *t)
 {
-    size_t n = 0;
-    for (uint32_t s = 0; s < WHEEL; s++) {
-        uint32_t i = t->wheel[s];
-        while (i != 0) {
-            uint32_t next = t->flows[i - 1].wnext;
-            if (batch_add(t, n, i)) {
-                n++;
-            } else {
-                remove_flow(t, i, KP_FLOW_FINISH);
+    for (;;) {
+        size_t n = 0;
+        for (uint32_t s = 0; s < WHEEL; s++) {
+            for (uint32_t i = t->wheel[s]; i != 0; i = t->flows[i - 1].wnext) {
+                if (!grow(&t->batch, &t->batch_cap, n)) {
+                    goto release; /* no memory: release what fits, then again */
+                }
+                t->batch[n++] = i;
             }
-            i = next;
         }
+    release:
+        if (n == 0) {
+            return;
+        }
+        release_batch(t, n, KP_FLOW_FINISH);
     }
-    release_batch(t, n, KP_FLOW_FINISH);
 }
 
 void kp_flow_table_counts(const struct kp_flow_table *t, struct kp_flow_counts *c)

@@ -16,6 +16,7 @@
 #include "engine.h"
 #include "policy.h"
 #include "session.h"
+#include "workers.h"
 
 #define KP_SESSION_IDLE_US (300ull * 1000000ull)
 
@@ -186,7 +187,15 @@ static void expire(struct kp_engine *eng, uint64_t now)
     if (x.n == 0) {
         return;
     }
-    kp_flow_table_foreach(eng->flows, still_active, &x);
+    if (eng->workers != NULL) {
+        for (size_t i = 0; i < x.n; i++) {
+            if (kp_workers_addr_active(eng, &x.cand[i]->client)) {
+                x.cand[i] = NULL;
+            }
+        }
+    } else {
+        kp_flow_table_foreach(eng->flows, still_active, &x);
+    }
     for (size_t i = 0; i < KP_SESSIONS; i++) {
         struct kp_session *s = ss->s[i];
         for (size_t j = 0; s != NULL && j < x.n; j++) {

@@ -19,6 +19,8 @@ struct kp_capture {
     uint64_t delivered, count;
     kp_capture_cb cb;
     void *user;
+    void (*idle)(void *user);
+    void *idle_user;
     uint64_t file_size;
 };
 
@@ -209,6 +211,9 @@ enum kp_capture_end kp_capture_run(struct kp_capture *c, uint64_t count, kp_capt
             return KP_CAP_STOPPED;
         }
         int n = pcap_dispatch(c->p, -1, on_packet, (u_char *)(void *)c);
+        if (c->live && c->idle != NULL) {
+            c->idle(c->idle_user); /* after each kernel buffer or 100 ms timeout */
+        }
         if (count != 0 && c->delivered >= count) {
             return KP_CAP_COUNT;
         }
@@ -230,6 +235,12 @@ enum kp_capture_end kp_capture_run(struct kp_capture *c, uint64_t count, kp_capt
             return KP_CAP_EOF;
         }
     }
+}
+
+void kp_capture_on_idle(struct kp_capture *c, void (*fn)(void *user), void *user)
+{
+    c->idle = fn;
+    c->idle_user = user;
 }
 
 void kp_capture_stop(struct kp_capture *c)

@@ -38,6 +38,11 @@ enum kp_capture_end { KP_CAP_EOF, KP_CAP_STOPPED, KP_CAP_COUNT, KP_CAP_ERROR };
 enum kp_capture_end kp_capture_run(struct kp_capture *c, uint64_t count, kp_capture_cb cb,
                                    void *user, char *err, size_t errlen);
 
+/* Live captures: call fn after each batch the kernel hands over (at least
+ * every 100 ms while capturing), for work that must not wait for the next
+ * packet. */
+void kp_capture_on_idle(struct kp_capture *c, void (*fn)(void *user), void *user);
+
 /* Ask a running capture to stop: async-signal-safe. */
 void kp_capture_stop(struct kp_capture *c);
 

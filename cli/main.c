@@ -87,6 +87,8 @@ static void usage(FILE *fp)
           "                     " KP_GEODATA_DIRS "\n"
           "  --no-geo           do not geolocate\n"
           "limits:\n"
+          "  -j N               analysis threads, flow-affine (default: one per core, at most 8;\n"
+          "                     -j 1 analyses in the capture thread); same results for any N\n"
           "  --max-flows N      flow table capacity (default 262144)\n"
           "  --mem-limit MIB    memory for handshake analysis state (default 512)\n"
           "  -V, --version      versions and geolocation database dates\n"
@@ -94,6 +96,10 @@ static void usage(FILE *fp)
           "exit status: 0 nothing flagged, 1 a key was flagged, 2 usage or input error\n",
           fp);
 }
+
+/* Live: events the workers have ready are written even when no packet
+ * comes. */
+static void on_capture_idle(void *user) { kp_engine_poll(user); }
 
 static void die_usage(const char *msg)
 {
@@ -567,13 +573,14 @@ int main(int argc, char **argv)
     const char *drop_user = NULL;
     const char *eve_path = NULL;
     const char *html_path = NULL;
-    while ((opt = getopt_long(argc, argv, "+:r:i:c:s:pB:qvVhDZ:", longopts, NULL)) != -1) {
+    while ((opt = getopt_long(argc, argv, "+:r:i:c:s:pB:qvVhDZ:j:", longopts, NULL)) != -1) {
         switch (opt) {
         case 'r': copt.file = optarg; break;
         case 'i': copt.iface = optarg; break;
         case 'c': count = parse_num(optarg, "-c", ULONG_MAX); if (count == 0) { die_usage("-c needs a count of at least 1"); } break;
         case 's': copt.snaplen = (int)parse_num(optarg, "-s", 262144); break;
         case 'p': copt.promisc = 0; break;
+        case 'j': cfg.workers = (unsigned)parse_num(optarg, "-j", 256); if (cfg.workers == 0) { die_usage("-j needs at least 1 thread"); } break;
         case 'B': copt.buffer_kib = (int)parse_num(optarg, "-B", 4 * 1024 * 1024); break;
         case 'q': cli.quiet = 1; break;
         case 'v': cli.verbose = 1; break;
@@ -769,6 +776,10 @@ int main(int argc, char **argv)
         fprintf(stderr, "keyprov: warning: parsing packets as root; use -Z USER to drop "
                         "privileges after the capture is open\n");
     }
+    if (cfg.workers == 0) {
+        long ncpu = sysconf(_SC_NPROCESSORS_ONLN);
+        cfg.workers = ncpu < 1 ? 1 : ncpu > 8 ? 8 : (unsigned)ncpu;
+    }
     cfg.geo = geo;
     cfg.policy = has_policy ? pol : NULL;
     cfg.on_event = on_event;
@@ -793,6 +804,7 @@ int main(int argc, char **argv)
     signal(SIGPIPE, SIG_IGN);
 
     struct feed_ctx fc = {.eng = eng, .linktype = lt, .cap = cap};
+    kp_capture_on_idle(cap, on_capture_idle, eng);
     fc.progress = !cli.quiet && copt.file != NULL && isatty(STDERR_FILENO);
     fc.start = fc.last_draw = now_s();
     char cap_err[512] = "";

@@ -9,7 +9,8 @@
  *                     shared by any number of engines and threads.
  *   struct kp_policy  flag/allow rules; immutable once built, shareable.
  *   struct kp_engine  one analysis context (flow table, reassembly).  Not
- *                     thread-safe: use one engine per thread.
+ *                     thread-safe: use one engine per thread (an engine
+ *                     may run its own worker threads: kp_config.workers).
  *   struct kp_event   an event handed to the callback; valid only during the
  *                     callback.
  *
@@ -132,6 +133,14 @@ struct kp_config {
                                    (default 512 MiB) */
     int report_flows;           /* nonzero: a KP_EV_FLOW event for every TCP/UDP flow when it
                                    leaves the flow table */
+    unsigned workers;           /* 0 or 1: analyse in the thread that calls kp_engine_feed.
+                                   N > 1: N flow-affine worker threads (packets go to the
+                                   worker of their flow's hash); events are still delivered in
+                                   the calling thread, during kp_engine_feed, kp_engine_poll
+                                   or kp_engine_finish, and are the same, in the same order,
+                                   as with one worker, unless the flow table fills or
+                                   mem_limit is reached (max_flows and mem_limit are divided
+                                   among the workers).  Not with kp_engine_feed_flow. */
 };
 
 KP_API void kp_config_init(struct kp_config *cfg);
@@ -169,8 +178,13 @@ KP_API void kp_flow_state_release(struct kp_engine *eng, void *state);
 /* Whether the engine can decode a link type. */
 KP_API int kp_linktype_supported(int linktype);
 
-/* End of input: flush pending state and emit remaining events. */
+/* End of input: flush pending state and emit remaining events.  With
+ * workers, the engine takes no more packets afterwards. */
 KP_API void kp_engine_finish(struct kp_engine *eng);
+
+/* With workers: deliver the events the workers have ready (a live capture
+ * calls it when no packet has come for a while).  A no-op otherwise. */
+KP_API void kp_engine_poll(struct kp_engine *eng);
 
 /* Counters.  Set `size` to sizeof(struct kp_stats) before calling
  * kp_engine_stats (KP_STATS_INIT does): fields are only ever appended, and

@@ -1,0 +1,122 @@
+#!/usr/bin/env python3
+"""-j N gives what -j 1 gives (issue #6): the same events, in the same order.
+
+For every capture in ../shared/pcaps, both samples, and one merged capture
+of all of them (mergecap interleaves ~100 captures' flows by time, so that
+every worker holds flows of many sessions at once and idle expiry releases
+flows of several workers in one sweep), keyprov runs with -j 1, -j 2 and
+-j 3 (--json --flows --all --flag @CN, and once with --mem-limit/--max-flows
+left at their defaults): the output must be byte-identical, except the final
+stats line's counters that are per worker by nature (mem_peak, the
+certificate cache).  The stats that describe the traffic (packets, flows,
+handshakes, key records, sessions) must be equal too.
+
+usage: workers_test.py KEYPROV PCAP_DIR
+"""
+import json
+import os
+import shutil
+import subprocess
+import sys
+import tempfile
+
+PER_WORKER = {'mem_peak', 'certs_decoded', 'cert_cache_hits'}
+
+
+def fail_missing(d):
+    msg = ('workers: %s is missing: the test needs ../shared/pcaps beside the source tree '
+           '(or -Dshared_pcaps=DIR)' % d)
+    if os.environ.get('CI'):
+        print('FAIL ' + msg)
+        sys.exit(1)
+    print('SKIP ' + msg)
+    sys.exit(77)
+
+
+def run(keyprov, path, j):
+    cmd = [keyprov, '-j', str(j), '--json', '--flows', '--all', '--flag', '@CN', '-r', path]
+    p = subprocess.run(cmd, capture_output=True, timeout=600)
+    if p.returncode not in (0, 1):
+        return None, None, 'exit %d: %s' % (p.returncode, p.stderr.decode(errors='replace')[:300])
+    lines = p.stdout.decode('utf-8', 'strict').splitlines()
+    if not lines or '"event_type":"stats"' not in lines[-1]:
+        return None, None, 'no stats line at the end'
+    stats = json.loads(lines[-1])
+    for k in PER_WORKER:
+        stats.pop(k, None)
+    return lines[:-1], stats, None
+
+
+def main():
+    if len(sys.argv) != 3:
+        print(__doc__)
+        return 2
+    keyprov, pdir = sys.argv[1], sys.argv[2]
+    if not os.path.isdir(pdir):
+        fail_missing(pdir)
+    src = os.environ.get('KP_SRCDIR', os.path.join(os.path.dirname(__file__), '..', '..'))
+    caps = sorted(os.path.join(pdir, f) for f in os.listdir(pdir)
+                  if f.endswith(('.pcap', '.pcapng')))
+    caps += [os.path.join(src, 'samples', f) for f in ('citizenlab-2020.pcap', 'clean-meeting.pcap')]
+    tmp = tempfile.mkdtemp(prefix='kp-workers-')
+    try:
+        merged = os.path.join(tmp, 'merged.pcap')
+        mc = shutil.which('mergecap')
+        if mc is None:
+            print('FAIL mergecap (wireshark-common) is needed for the merged capture')
+            return 1
+        # libpcap reads a pcapng file only if all its interfaces have one
+        # link type and snapshot length: convert the Ethernet captures
+        # (capinfos -E says which) to pcap, then merge those
+        ci = subprocess.run(['capinfos', '-T', '-E', '-r'] + caps, capture_output=True, check=True)
+        ether = []
+        for line in ci.stdout.decode().splitlines():
+            if line.endswith('\tether'):
+                out = os.path.join(tmp, '%d.pcap' % len(ether))
+                if subprocess.run(['editcap', '-F', 'pcap', line.split('\t')[0], out],
+                                  capture_output=True).returncode == 0:
+                    ether.append(out)
+        subprocess.run([mc, '-F', 'pcap', '-w', merged] + ether, check=True, capture_output=True)
+        caps.append(merged)
+        failed = 0
+        events = 0
+        for c in caps:
+            base, bstats, err = run(keyprov, c, 1)
+            if err:
+                print('FAIL %s -j 1: %s' % (os.path.basename(c), err))
+                failed += 1
+                continue
+            events += len(base)
+            for j in (2, 3):
+                out, stats, err = run(keyprov, c, j)
+                if err:
+                    print('FAIL %s -j %d: %s' % (os.path.basename(c), j, err))
+                    failed += 1
+                    continue
+                if out != base:
+                    n = next((i for i, (a, b) in enumerate(zip(out, base)) if a != b),
+                             min(len(out), len(base)))
+                    print('FAIL %s -j %d: %d events, -j 1 %d; first difference at event %d:\n'
+                          '  -j 1: %s\n  -j %d: %s' % (
+                              os.path.basename(c), j, len(out), len(base), n + 1,
+                              base[n][:300] if n < len(base) else '(none)', j,
+                              out[n][:300] if n < len(out) else '(none)'))
+                    failed += 1
+                elif stats != bstats:
+                    diff = {k: (bstats.get(k), stats.get(k)) for k in set(bstats) | set(stats)
+                            if bstats.get(k) != stats.get(k)}
+                    print('FAIL %s -j %d: stats differ (-j 1, -j %d): %s' % (
+                        os.path.basename(c), j, j, diff))
+                    failed += 1
+        print('%d captures (the last one the %d Ethernet ones merged), %d events with -j 1: '
+              '%d differences' % (len(caps), len(ether), events, failed))
+        if events < 1000:
+            print('FAIL too few events for the comparison to mean anything')
+            return 1
+        return 1 if failed else 0
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)
+
+
+if __name__ == '__main__':
+    sys.exit(main())
