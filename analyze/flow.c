@@ -318,6 +318,9 @@ static bool grow(uint32_t **a, size_t *cap, size_t n)
 
 static void release_batch(struct kp_flow_table *t, size_t n, enum kp_flow_release why)
 {
+    if (n == 0) {
+        return;
+    }
     sort_flows = t->flows;
     qsort(t->batch, n, sizeof(t->batch[0]), canon_cmp);
     for (size_t i = 0; i < n; i++) {
