@@ -9,6 +9,9 @@
 #include <string.h>
 #include <sys/stat.h>
 
+/* Kernel buffer: a burst of handshakes (each costs keyprov tens of
+ * microseconds) must not overflow it; tcpdump's default is 2 MiB. */
+#define DEFAULT_BUFFER_KIB (32 * 1024)
 #define DEFAULT_SNAPLEN 262144
 
 struct kp_capture {
@@ -99,11 +102,12 @@ static struct kp_capture *open_live(const struct kp_capture_opts *o, char *err, 
     }
     pcap_set_snaplen(c->p, o->snaplen > 0 ? o->snaplen : DEFAULT_SNAPLEN);
     pcap_set_promisc(c->p, o->promisc ? 1 : 0);
-    pcap_set_immediate_mode(c->p, 1);
+    /* Not immediate mode: the kernel hands over blocks of packets (TPACKET_V3)
+     * at most 100 ms apart, one wake-up per block instead of per packet, as
+     * tcpdump -w does.  keyprov's events are not that urgent. */
+    pcap_set_immediate_mode(c->p, 0);
     pcap_set_timeout(c->p, 100);
-    if (o->buffer_kib > 0) {
-        pcap_set_buffer_size(c->p, o->buffer_kib * 1024);
-    }
+    pcap_set_buffer_size(c->p, (o->buffer_kib > 0 ? o->buffer_kib : DEFAULT_BUFFER_KIB) * 1024);
     int rc = pcap_activate(c->p);
     if (rc < 0) {
         char *pe = pcap_geterr(c->p);

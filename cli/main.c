@@ -64,7 +64,7 @@ static void usage(FILE *fp)
           "  -c COUNT           stop after COUNT packets\n"
           "  -s SNAPLEN         live snapshot length (default 262144)\n"
           "  -p                 live: do not put the interface in promiscuous mode\n"
-          "  -B KIB             live: kernel capture buffer size in KiB\n"
+          "  -B KIB             live: kernel capture buffer size in KiB (default 32768)\n"
           "  -Z USER            drop root privileges to USER once the capture is open\n"
           "policy:\n"
           "  --flag LIST        flag keys issued in these places: ISO country codes, @GROUPs\n"
