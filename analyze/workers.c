@@ -8,6 +8,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sched.h>
 #include <time.h>
 
 #include "classify.h"
@@ -15,6 +16,9 @@
 #define RING_BYTES (2u << 20) /* per worker: frames in flight */
 #define BATCH 256             /* messages a worker handles between two publications */
 #define DRAIN_EVERY 256       /* frames the dispatcher feeds between two deliveries */
+#define WAKE_BYTES (64u << 10) /* a sleeping worker is woken when this much is waiting
+                                  (or at the next delivery): one wake-up per batch, not
+                                  one per frame */
 
 enum msg_type { MSG_PAD = 0, MSG_PACKET, MSG_TICK, MSG_FINISH, MSG_STOP };
 
@@ -218,6 +222,15 @@ static void *worker_main(void *arg)
         uint64_t head = atomic_load_explicit(&w->head, memory_order_acquire);
         if (tail == head) {
             publish(w);
+            /* a few yields before sleeping: the next frames are usually
+             * on their way */
+            for (int spin = 0; spin < 32 && tail == head; spin++) {
+                sched_yield();
+                head = atomic_load_explicit(&w->head, memory_order_acquire);
+            }
+            if (tail != head) {
+                continue;
+            }
             pthread_mutex_lock(&w->mu);
             atomic_store(&w->sleeping, 1);
             while (atomic_load(&w->head) == tail) {
@@ -373,10 +386,15 @@ static void deliver(struct kp_engine *eng, struct kp_rec *r)
 
 /* Deliver every record no worker can still precede.  Returns whether all
  * workers have exited. */
+static void wake(struct kp_worker *w);
+
 static bool drain(struct kp_engine *eng)
 {
     struct kp_workers *ws = eng->workers;
     ws->since_drain = 0;
+    for (unsigned i = 0; i < ws->n; i++) {
+        wake(&ws->w[i]); /* frames below WAKE_BYTES may be waiting */
+    }
     uint64_t safe_seq = UINT64_MAX;
     uint8_t safe_phase = UINT8_MAX;
     bool all_exited = true;
@@ -433,6 +451,16 @@ static void pause_briefly(void)
     nanosleep(&ts, NULL);
 }
 
+/* Wake a worker if it sleeps (it sleeps only with an empty ring). */
+static void wake(struct kp_worker *w)
+{
+    if (atomic_load(&w->sleeping)) {
+        pthread_mutex_lock(&w->mu);
+        pthread_cond_signal(&w->cv);
+        pthread_mutex_unlock(&w->mu);
+    }
+}
+
 /* Append a message to a worker's ring (waiting for room if needed). */
 static void put_msg(struct kp_engine *eng, struct kp_worker *w, const struct msg *m,
                     const uint8_t *data)
@@ -465,10 +493,9 @@ static void put_msg(struct kp_engine *eng, struct kp_worker *w, const struct msg
     }
     atomic_store(&w->head, head + len);
     w->sent_msgs++;
-    if (atomic_load(&w->sleeping)) {
-        pthread_mutex_lock(&w->mu);
-        pthread_cond_signal(&w->cv);
-        pthread_mutex_unlock(&w->mu);
+    if (m->type != MSG_PACKET ||
+        head + len - atomic_load_explicit(&w->tail, memory_order_relaxed) >= WAKE_BYTES) {
+        wake(w);
     }
 }
 
