@@ -26,6 +26,9 @@ import os
 import subprocess
 import sys
 
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), '..'))
+from shared_pcaps import require  # noqa: E402
+
 # capture -> {(kind, value): why keyprov's answer differs from tshark's}
 KNOWN_DIFFERENCES = {
     # Inside GTP-U, both peers of one 5-tuple send a DTLS ClientHello and
@@ -34,16 +37,6 @@ KNOWN_DIFFERENCES = {
     # receiver (157.240.16.128:3478) as the issuer.
     'dtls_srtp_ndpi.pcap': {('dtls-srtp', '10.191.227.13:54162'): 'both peers sent ClientHello'},
 }
-
-
-def fail_missing(d):
-    msg = ('corpus: %s is missing: the corpus tests need ../shared/pcaps beside the source tree '
-           '(or -Dshared_pcaps=DIR)' % d)
-    if os.environ.get('CI'):
-        print('FAIL ' + msg)
-        sys.exit(1)
-    print('SKIP ' + msg)
-    sys.exit(77)
 
 
 def run(keyprov, path, extra=()):
@@ -159,8 +152,7 @@ def check_sessions(keyprov, pcap_dir, captures, tsv):
 
 def main():
     keyprov, pcap_dir, expected_tsv, media_tsv, keys_tsv, sessions_tsv = sys.argv[1:7]
-    if not os.path.isdir(pcap_dir):
-        fail_missing(pcap_dir)
+    require(pcap_dir, 'corpus')
     expected = {}
     for line in open(expected_tsv, encoding='utf-8'):
         if line.startswith('#') or not line.strip():

@@ -18,19 +18,12 @@ import os
 import shutil
 import subprocess
 import sys
+
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), '..'))
+from shared_pcaps import require  # noqa: E402
 import tempfile
 
 PER_WORKER = {'mem_peak', 'certs_decoded', 'cert_cache_hits'}
-
-
-def fail_missing(d):
-    msg = ('workers: %s is missing: the test needs ../shared/pcaps beside the source tree '
-           '(or -Dshared_pcaps=DIR)' % d)
-    if os.environ.get('CI'):
-        print('FAIL ' + msg)
-        sys.exit(1)
-    print('SKIP ' + msg)
-    sys.exit(77)
 
 
 def run(keyprov, path, j):
@@ -52,8 +45,7 @@ def main():
         print(__doc__)
         return 2
     keyprov, pdir = sys.argv[1], sys.argv[2]
-    if not os.path.isdir(pdir):
-        fail_missing(pdir)
+    require(pdir, 'workers')
     src = os.environ.get('KP_SRCDIR', os.path.join(os.path.dirname(__file__), '..', '..'))
     caps = sorted(os.path.join(pdir, f) for f in os.listdir(pdir)
                   if f.endswith(('.pcap', '.pcapng')))
