@@ -130,7 +130,9 @@ KP_API int kp_engine_new(struct kp_engine **out, const struct kp_config *cfg, ch
                                    seed, flow_release, eng);
     eng->scratch = malloc(KP_SCRATCH);
     eng->cert_cache = calloc(KP_CERT_CACHE, sizeof(*eng->cert_cache));
-    if (eng->flows == NULL || eng->scratch == NULL || eng->cert_cache == NULL) {
+    eng->geo_cache = calloc(KP_GEO_CACHE, sizeof(*eng->geo_cache));
+    if (eng->flows == NULL || eng->scratch == NULL || eng->cert_cache == NULL ||
+        eng->geo_cache == NULL) {
         snprintf(err, errlen, "out of memory for %u flows", eng->cfg.max_flows);
         kp_engine_free(eng);
         return KP_ENOMEM;
@@ -196,6 +198,7 @@ KP_API void kp_engine_free(struct kp_engine *eng)
         kp_rules_free(eng->rules);
     }
     free(eng->cert_cache);
+    free(eng->geo_cache);
     free(eng->scratch);
     free(eng);
 }
@@ -506,6 +509,26 @@ bool kp_engine_account(struct kp_engine *eng, int64_t delta)
     return true;
 }
 
+void kp_engine_geo(struct kp_engine *eng, const struct kp_addr *a, struct kp_geo_info *out)
+{
+    memset(out, 0, sizeof(*out));
+    if (eng->cfg.geo == NULL) {
+        return;
+    }
+    uint64_t k0, k1;
+    kp_flow_table_keys(eng->flows, &k0, &k1);
+    struct kp_geo_slot *s =
+        &eng->geo_cache[kp_siphash13(a->b, sizeof(a->b), k0 ^ 0x67656fu, k1) % KP_GEO_CACHE];
+    if (s->used && memcmp(&s->addr, a, sizeof(*a)) == 0) {
+        *out = s->info;
+        return;
+    }
+    kp_geo_lookup_addr(eng->cfg.geo, a, out);
+    s->addr = *a;
+    s->info = *out;
+    s->used = 1;
+}
+
 enum kp_res kp_engine_cert(struct kp_engine *eng, const uint8_t *der, size_t len,
                            struct kp_cert_info *out)
 {
@@ -603,14 +626,14 @@ void kp_engine_emit_key(struct kp_engine *eng, struct kp_key_rec *k)
     kp_addr_str(&k->issuer, k->issuer_ip, sizeof(k->issuer_ip));
     memset(&k->geo, 0, sizeof(k->geo));
     k->issuer_scope = kp_addr_scope(&k->issuer);
-    if (eng->cfg.geo != NULL && k->issuer_scope == NULL) {
-        kp_geo_lookup_addr(eng->cfg.geo, &k->issuer, &k->geo);
+    if (k->issuer_scope == NULL) {
+        kp_engine_geo(eng, &k->issuer, &k->geo);
     }
     if (k->has_relay) {
         kp_addr_str(&k->relay, k->relay_ip, sizeof(k->relay_ip));
         memset(&k->relay_geo, 0, sizeof(k->relay_geo));
-        if (eng->cfg.geo != NULL && kp_addr_scope(&k->relay) == NULL) {
-            kp_geo_lookup_addr(eng->cfg.geo, &k->relay, &k->relay_geo);
+        if (kp_addr_scope(&k->relay) == NULL) {
+            kp_engine_geo(eng, &k->relay, &k->relay_geo);
         }
     }
     k->flagged = kp_policy_eval(eng->cfg.policy, k->service, k->geo.country, k->geo.asn,
@@ -716,8 +739,8 @@ void kp_engine_emit_media(struct kp_engine *eng, struct kp_media_rec *m)
     kp_addr_str(&m->server, m->server_ip, sizeof(m->server_ip));
     memset(&m->geo, 0, sizeof(m->geo));
     m->server_scope = kp_addr_scope(&m->server);
-    if (eng->cfg.geo != NULL && m->server_scope == NULL) {
-        kp_geo_lookup_addr(eng->cfg.geo, &m->server, &m->geo);
+    if (m->server_scope == NULL) {
+        kp_engine_geo(eng, &m->server, &m->geo);
     }
     eng->st.media_flows++;
     if (eng->cfg.on_event != NULL) {

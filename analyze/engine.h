@@ -213,6 +213,16 @@ struct kp_cert_slot {
 struct kp_workers;
 struct kp_worker;
 
+/* Geolocation answers of recently seen addresses (direct-mapped by a keyed
+ * hash): records of one server repeat, and a lookup walks two MaxMind
+ * trees. */
+#define KP_GEO_CACHE 512
+struct kp_geo_slot {
+    struct kp_addr addr;
+    uint8_t used;
+    struct kp_geo_info info;
+};
+
 struct kp_engine {
     struct kp_config cfg;
     struct kp_workers *workers; /* cfg.workers > 1: this engine dispatches and delivers */
@@ -232,6 +242,7 @@ struct kp_engine {
     unsigned next_sdes;
     uint64_t media_flows;
     struct kp_sessions sessions;
+    struct kp_geo_slot *geo_cache; /* KP_GEO_CACHE entries */
     struct kp_cert_slot *cert_cache;          /* KP_CERT_CACHE entries, allocated with the engine */
     uint8_t cert_next[KP_CERT_SETS]; /* next way to replace, per set */
 };
@@ -245,6 +256,10 @@ enum kp_app_kind { KP_APP_NONE = 0, KP_APP_TLS = 1, KP_APP_UDP = 2 };
 /* Expire idle flows if the capture's time crossed a tick since the last
  * sweep. */
 void kp_engine_tick(struct kp_engine *eng);
+
+/* kp_geo_lookup_addr through the engine's cache (zeroed out if there is no
+ * geolocation database). */
+void kp_engine_geo(struct kp_engine *eng, const struct kp_addr *a, struct kp_geo_info *out);
 
 /* kp_x509_summarize through the engine's cache (a keyed hash of the DER). */
 enum kp_res kp_engine_cert(struct kp_engine *eng, const uint8_t *der, size_t len,
@@ -274,7 +289,7 @@ void kp_engine_emit_key(struct kp_engine *eng, struct kp_key_rec *k);
 
 /* The service of a UDP server from the rules: certificate names, then the
  * server's network or AS, then its port (*how says which); NULL if none. */
-const char *kp_engine_classify_server(const struct kp_engine *eng, const struct kp_addr *server,
+const char *kp_engine_classify_server(struct kp_engine *eng, const struct kp_addr *server,
                                       uint16_t port, const struct kp_cert_info *cert,
                                       const char **how);
 

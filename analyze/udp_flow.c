@@ -148,7 +148,7 @@ static void free_app(struct kp_engine *eng, struct kp_flow *f)
 
 /* The service of a UDP server, from the strongest signal available:
  * certificate names, then the server's network or AS, then its port. */
-const char *kp_engine_classify_server(const struct kp_engine *eng, const struct kp_addr *server,
+const char *kp_engine_classify_server(struct kp_engine *eng, const struct kp_addr *server,
                                       uint16_t port, const struct kp_cert_info *cert,
                                       const char **how)
 {
@@ -163,8 +163,8 @@ const char *kp_engine_classify_server(const struct kp_engine *eng, const struct 
     }
     struct kp_geo_info gi;
     memset(&gi, 0, sizeof(gi));
-    if (eng->cfg.geo != NULL && kp_addr_scope(server) == NULL) {
-        kp_geo_lookup_addr(eng->cfg.geo, server, &gi);
+    if (kp_addr_scope(server) == NULL) {
+        kp_engine_geo(eng, server, &gi);
     }
     unsigned m = 0;
     svc = kp_rules_match_addr(r, server, gi.asn, &m);
