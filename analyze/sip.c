@@ -333,6 +333,36 @@ struct seen {
     bool call_id, from, to, cseq, ctype, ua;
 };
 
+static bool is_content_length(struct kp_rd name)
+{
+    return name_is(name, "Content-Length", "l");
+}
+
+/* A Content-Length value (already trimmed) on top of the ones seen before
+ * (*has, *cl); shared by kp_sip_parse and kp_sip_frame so that both frame a
+ * stream alike.  *dup is set for a repeated header of the same value. */
+static enum kp_res content_length(bool *has, uint32_t *cl, bool *dup, struct kp_rd value)
+{
+    /* RFC 3261 20.14: 1*DIGIT.  Two different values would let two
+     * parsers frame the stream differently: refuse. */
+    uint32_t n;
+    if (!parse_uint(value, 10, &n)) {
+        return KP_RES_MALFORMED;
+    }
+    if (*has) {
+        if (n != *cl) {
+            return KP_RES_MALFORMED;
+        }
+        *dup = true;
+    }
+    if (n > KP_SIP_MAX_BODY) {
+        return KP_RES_MALFORMED;
+    }
+    *has = true;
+    *cl = n;
+    return KP_RES_OK;
+}
+
 /* One unfolded header field. */
 static enum kp_res header(struct kp_sip_msg *out, struct seen *s, struct kp_rd name,
                           struct kp_rd value)
@@ -364,24 +394,14 @@ static enum kp_res header(struct kp_sip_msg *out, struct seen *s, struct kp_rd n
         set_once(out, &out->content_type, &s->ctype, value);
     } else if (name_is(name, "User-Agent", NULL) || name_is(name, "Server", NULL)) {
         set_once(out, &out->user_agent, &s->ua, value);
-    } else if (name_is(name, "Content-Length", "l")) {
-        /* RFC 3261 20.14: 1*DIGIT.  Two different values would let two
-         * parsers frame the stream differently: refuse. */
-        uint32_t n;
-        if (!parse_uint(value, 10, &n)) {
-            return KP_RES_MALFORMED;
-        }
-        if (out->has_content_length) {
-            if (n != out->content_length) {
-                return KP_RES_MALFORMED;
-            }
+    } else if (is_content_length(name)) {
+        bool dup = false;
+        enum kp_res res = content_length(&out->has_content_length, &out->content_length, &dup,
+                                         value);
+        if (dup) {
             out->anomalies |= KP_SIP_ANOM_DUP_HEADER;
         }
-        if (n > KP_SIP_MAX_BODY) {
-            return KP_RES_MALFORMED;
-        }
-        out->has_content_length = true;
-        out->content_length = n;
+        return res;
     }
     return KP_RES_OK;
 }
@@ -509,6 +529,166 @@ enum kp_res kp_sip_parse(struct kp_sip_msg *out, struct kp_rd data, bool stream)
     out->msg_len = out->header_len + cl;
     if (!stream && kp_rd_left(&r) > 0) {
         out->anomalies |= KP_SIP_ANOM_TRAILING_BYTES;
+    }
+    return KP_RES_OK;
+}
+
+/* ---- SIP stream framing --------------------------------------------------------- */
+
+enum {
+    FR_LEADING = 0, /* in the CRLFs before the start line */
+    FR_START,       /* in the start line */
+    FR_HEADERS,     /* in the header lines */
+    FR_BODY,        /* headers complete: waiting for `need` bytes */
+    FR_DECIDED      /* kp_sip_parse no longer says TRUNCATED */
+};
+
+/* The line that starts at fs->line, if its LF has arrived below `lim`: the
+ * search goes on from fs->scan, so no byte is looked at twice.  *line is as
+ * kp_rd_line cuts it (without CRLF or bare LF); *nl is the offset of the LF. */
+static bool frame_line(struct kp_sip_frame_state *fs, struct kp_rd data, size_t lim,
+                       struct kp_rd *line, size_t *nl)
+{
+    uint8_t c;
+    if (fs->scan < fs->line) {
+        fs->scan = fs->line;
+    }
+    for (; fs->scan < lim; fs->scan++) {
+        if (kp_rd_peek_u8(&data, fs->scan, &c) && c == '\n') {
+            struct kp_rd r = data;
+            if (!kp_rd_skip(&r, fs->line) || !kp_rd_line(&r, line)) {
+                return false; /* unreachable: the LF lies after fs->line */
+            }
+            *nl = fs->scan++;
+            return true;
+        }
+    }
+    return false;
+}
+
+/* One complete line of the header section (it starts at fs->line; `line`
+ * excludes its terminator), judged as kp_sip_parse's header loop judges
+ * it.  Returns KP_RES_MALFORMED where kp_sip_parse does, KP_RES_OK
+ * otherwise.  Only Content-Length can fail a message, and only once its
+ * field is complete: at the next line that is not a continuation. */
+static enum kp_res frame_header_line(struct kp_sip_frame_state *fs, struct kp_rd data,
+                                     struct kp_rd line)
+{
+    uint8_t c;
+    if (line.len > 0 && kp_rd_peek_u8(&line, 0, &c) && is_wsp(c)) {
+        /* RFC 3261 7.3.1: a continuation line extends the pending value. */
+        if (fs->have_field) {
+            fs->value_end = fs->line + line.len;
+        }
+        return KP_RES_OK;
+    }
+    if (fs->have_field) {
+        fs->have_field = false;
+        if (fs->field_cl) {
+            struct kp_rd v = data;
+            if (!kp_rd_skip(&v, fs->value) || fs->value_end < fs->value) {
+                return KP_RES_MALFORMED; /* unreachable: the value lies in data */
+            }
+            bool dup = false;
+            enum kp_res res = content_length(&fs->has_content_length, &fs->content_length, &dup,
+                                             trim(take(v, fs->value_end - fs->value)));
+            if (res != KP_RES_OK) {
+                return res;
+            }
+        }
+    }
+    if (line.len == 0) {
+        return KP_RES_OK; /* the end of the headers: the caller moves on */
+    }
+    struct kp_rd n, v;
+    if (!split_at(line, ':', &n, &v)) {
+        return KP_RES_OK; /* a bad header line: skipped, as kp_sip_parse does */
+    }
+    n = trim(n);
+    if (!all_token(n)) {
+        return KP_RES_OK;
+    }
+    fs->have_field = true;
+    fs->field_cl = is_content_length(n);
+    fs->value = fs->line + (line.len - v.len);
+    fs->value_end = fs->line + line.len;
+    return KP_RES_OK;
+}
+
+/* Mirror of kp_sip_parse(out, data, true) that keeps its place: it looks at
+ * every byte once over all the calls for one message and answers whether
+ * kp_sip_parse could give anything but TRUNCATED.  The checks that can end
+ * a message early are the ones kp_sip_parse makes, in the same order: the
+ * leading CRLFs against KP_SIP_MAX_HEADER_BYTES, a start line that is not
+ * SIP (complete, or an implausible beginning), header lines past the cap,
+ * and every Content-Length value as soon as its field is complete (a later
+ * non-continuation line). */
+enum kp_res kp_sip_frame(struct kp_sip_frame_state *fs, struct kp_rd data)
+{
+    const size_t cap = KP_SIP_MAX_HEADER_BYTES;
+    bool capped = data.len > cap;
+    size_t lim = capped ? cap : data.len;
+    uint8_t c;
+    size_t nl;
+
+    if (fs->phase == FR_LEADING) {
+        /* RFC 3261 7.5: CRLFs before the start line are ignored. */
+        while (kp_rd_peek_u8(&data, fs->line, &c) && (c == '\r' || c == '\n')) {
+            fs->line++;
+        }
+        if (fs->line == data.len) {
+            return KP_RES_TRUNCATED;
+        }
+        if (fs->line > cap) {
+            fs->phase = FR_DECIDED; /* kp_sip_parse: MALFORMED */
+            return KP_RES_OK;
+        }
+        fs->phase = FR_START;
+    }
+    if (fs->phase == FR_START) {
+        struct kp_rd line;
+        if (!frame_line(fs, data, lim, &line, &nl)) {
+            struct kp_rd head = take(data, lim);
+            if (!kp_rd_skip(&head, fs->line) || !plausible_prefix(head) || capped) {
+                fs->phase = FR_DECIDED; /* kp_sip_parse: NOT_MINE or MALFORMED */
+                return KP_RES_OK;
+            }
+            return KP_RES_TRUNCATED;
+        }
+        /* The start line is complete: judged once, by kp_sip_parse's own
+         * function (its results other than the verdict are not kept). */
+        struct kp_sip_msg m;
+        memset(&m, 0, sizeof(m));
+        if (parse_start_line(&m, line) != KP_RES_OK) {
+            fs->phase = FR_DECIDED; /* kp_sip_parse: NOT_MINE or MALFORMED */
+            return KP_RES_OK;
+        }
+        fs->line = nl + 1;
+        fs->phase = FR_HEADERS;
+    }
+    while (fs->phase == FR_HEADERS) {
+        struct kp_rd line;
+        if (!frame_line(fs, data, lim, &line, &nl)) {
+            if (capped) {
+                fs->phase = FR_DECIDED; /* kp_sip_parse: MALFORMED */
+                return KP_RES_OK;
+            }
+            return KP_RES_TRUNCATED;
+        }
+        if (frame_header_line(fs, data, line) != KP_RES_OK) {
+            fs->phase = FR_DECIDED; /* kp_sip_parse: MALFORMED */
+            return KP_RES_OK;
+        }
+        fs->line = nl + 1;
+        if (line.len == 0) {
+            /* RFC 3261 18.3: in a stream, Content-Length frames the body;
+             * kp_sip_parse takes it as 0 when absent. */
+            fs->need = fs->line + (fs->has_content_length ? fs->content_length : 0);
+            fs->phase = FR_BODY;
+        }
+    }
+    if (fs->phase == FR_BODY && data.len < fs->need) {
+        return KP_RES_TRUNCATED;
     }
     return KP_RES_OK;
 }

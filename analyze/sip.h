@@ -110,6 +110,35 @@ struct kp_sip_msg {
  * headers longer than KP_SIP_MAX_HEADER_BYTES. */
 enum kp_res kp_sip_parse(struct kp_sip_msg *out, struct kp_rd data, bool stream);
 
+/* Progress of kp_sip_frame over one message of a TCP/TLS stream.  Zero it
+ * (memset or = {0}) at each message boundary. */
+struct kp_sip_frame_state {
+    size_t line;            /* offset of the first line not judged yet */
+    size_t scan;            /* bytes of that line already searched for its LF */
+    size_t value;           /* pending header field: offset of its value */
+    size_t value_end;       /* end of its value so far (continuation lines included) */
+    size_t need;            /* once the headers are complete: the message's length */
+    uint32_t content_length;
+    uint8_t phase;          /* where in the message `line` is (sip.c) */
+    bool has_content_length;
+    bool have_field;        /* a header field is pending: continuation lines may follow */
+    bool field_cl;          /* it is Content-Length */
+};
+
+/* Is it worth calling kp_sip_parse(out, data, true)?  `data` is the same
+ * stream prefix as for kp_sip_parse, positioned at a message boundary;
+ * call again with every longer prefix and the same state.  Returns
+ * KP_RES_TRUNCATED exactly when kp_sip_parse would return KP_RES_TRUNCATED
+ * for this prefix, KP_RES_OK when it would return anything else (a complete
+ * message or an error): call kp_sip_parse then, it decides which.  Over all
+ * the calls for one message each
+ * byte is looked at once, where kp_sip_parse walks the message from its
+ * start on every call: a message arriving a byte at a time costs linear
+ * time instead of quadratic.  The framing rules are kp_sip_parse's own
+ * (leading CRLFs, start line, header lines up to KP_SIP_MAX_HEADER_BYTES,
+ * Content-Length values). */
+enum kp_res kp_sip_frame(struct kp_sip_frame_state *fs, struct kp_rd data);
+
 /* ---- SDP ------------------------------------------------------------------------ */
 
 #define KP_SDP_MAX_MEDIA 16

@@ -129,16 +129,27 @@ static bool ext_seen_add(struct ext_seen *s, uint16_t type)
 
 /* ---- Record layer walk -------------------------------------------------- */
 
-/* Per-call state of the handshake message assembler. */
+/* Per-call state of the handshake message assembler.  The pending message
+ * (have != 0) is described by where its bytes lie in the stream, not by a
+ * copy of them: its bytes are gathered into scratch once it is complete
+ * (hs_gather), so the description alone lets a later call resume in the
+ * middle of it (struct kp_tls_scan_resume). */
 struct hs_asm {
+    const struct kp_rd *stream; /* the whole stream of this call */
     uint8_t *scratch;
     size_t cap;
+    size_t rec;      /* offset of the record being fed */
     uint8_t hdr[4];  /* the pending message's header */
     size_t have;     /* bytes of the pending message seen (header included) */
     size_t need;     /* its full size (4 + length) once the header is complete */
+    size_t msg_rec;  /* offset of the record it starts in */
+    size_t msg_skip; /* bytes of that record's payload before it */
     bool skipping;   /* pending message larger than scratch: counted, not kept */
     uint32_t index;  /* index of the next complete message */
     bool stop_tls13; /* a TLS 1.3 ServerHello was delivered */
+    bool ver_set;    /* a ServerHello of this stream set st->version */
+    bool ccs13;      /* a TLS 1.3 ChangeCipherSpec was skipped before that */
+    bool failed;     /* hs_gather could not find the bytes it walked (a bug) */
     struct kp_tls_scan_state *st;
     void (*cb)(uint8_t, struct kp_rd, void *);
     void *user;
@@ -162,6 +173,7 @@ static void hs_message(struct hs_asm *a, uint8_t type, struct kp_rd body, bool s
     if (type == KP_TLS_HS_SERVER_HELLO && !skipped) {
         struct kp_tls_server_hello sh;
         if (kp_tls_parse_server_hello(&sh, body, false) == KP_RES_OK) {
+            a->ver_set = true;
             if (sh.is_hrr) {
                 /* RFC 8446 4.1.4: a HelloRetryRequest is TLS 1.3; its
                  * supported_versions holds the version, 0x0304. */
@@ -177,11 +189,53 @@ static void hs_message(struct hs_asm *a, uint8_t type, struct kp_rd body, bool s
     }
 }
 
+/* Copy the body of the message that just completed into scratch.  Its bytes
+ * lie in consecutive handshake records from the one at msg_rec on, msg_skip
+ * bytes into that record's payload: the walk checked every one of those
+ * record headers, and RFC 8446 5.1 forbids other record types in between
+ * (the walk returns MALFORMED for them).  Copying once, at the end, rather
+ * than as the records go by, is what lets a later call resume inside the
+ * message: scratch does not keep its contents between calls.  Each byte is
+ * still copied once per message, so the cost stays linear. */
+static bool hs_gather(const struct hs_asm *a)
+{
+    struct kp_rd s = *a->stream;
+    size_t skip = a->msg_skip;
+    size_t pos = 0; /* bytes of the message passed, header included */
+    if (!kp_rd_skip(&s, a->msg_rec)) {
+        return false;
+    }
+    while (pos < a->need) {
+        uint8_t ct;
+        struct kp_rd payload;
+        if (!kp_rd_u8(&s, &ct) || ct != KP_TLS_CT_HANDSHAKE || !kp_rd_skip(&s, 2) ||
+            !kp_rd_vec16(&s, &payload) || !kp_rd_skip(&payload, skip)) {
+            return false;
+        }
+        skip = 0;
+        if (pos < 4) {
+            /* The header is in a->hdr already; only the body is copied. */
+            size_t h = 4 - pos < payload.len ? 4 - pos : payload.len;
+            if (!kp_rd_skip(&payload, h)) {
+                return false;
+            }
+            pos += h;
+        }
+        size_t take = a->need - pos < payload.len ? a->need - pos : payload.len;
+        if (take > 0 && !kp_rd_copy(&payload, a->scratch + (pos - 4), take)) {
+            return false;
+        }
+        pos += take;
+    }
+    return true;
+}
+
 /* Feed one handshake record's payload to the assembler.  Stops early (and
  * leaves the rest unread) once a TLS 1.3 ServerHello was delivered. */
 static void hs_feed(struct hs_asm *a, struct kp_rd p)
 {
-    while (p.len > 0 && !a->stop_tls13) {
+    size_t plen = p.len;
+    while (p.len > 0 && !a->stop_tls13 && !a->failed) {
         if (a->have == 0) {
             /* Fast path: a whole message inside this record, no copy. */
             struct kp_rd t = p, body;
@@ -191,6 +245,9 @@ static void hs_feed(struct hs_asm *a, struct kp_rd p)
                 hs_message(a, type, body, false);
                 continue;
             }
+            /* It goes on in the next records: remember where it starts. */
+            a->msg_rec = a->rec;
+            a->msg_skip = plen - p.len;
         }
         if (a->have < 4) {
             /* The header itself may be split across records. */
@@ -208,16 +265,19 @@ static void hs_feed(struct hs_asm *a, struct kp_rd p)
         }
         size_t want = a->need - a->have;
         size_t take = want < p.len ? want : p.len;
-        if (take > 0) {
-            bool ok = a->skipping ? kp_rd_skip(&p, take)
-                                  : kp_rd_copy(&p, a->scratch + (a->have - 4), take);
-            if (!ok) {
-                return; /* unreachable: take <= p.len */
-            }
+        if (!kp_rd_skip(&p, take)) {
+            return; /* unreachable: take <= p.len */
         }
         a->have += take;
         if (a->have == a->need) {
-            struct kp_rd body = kp_rd_make(a->skipping ? NULL : a->scratch, a->need - 4);
+            struct kp_rd body = kp_rd_make(NULL, 0);
+            if (!a->skipping) {
+                if (!hs_gather(a)) {
+                    a->failed = true;
+                    return;
+                }
+                body = kp_rd_make(a->scratch, a->need - 4);
+            }
             hs_message(a, a->hdr[0], body, a->skipping);
             a->have = 0;
             a->need = 0;
@@ -238,6 +298,46 @@ static bool looks_sslv2_hello(const struct kp_rd *s)
     return (b0 & 0x80) != 0 && b2 == 1 && ((b3 == 0 && b4 == 2) || b3 == 3);
 }
 
+/* Remember the walk's state at a record boundary (the top of the walk's
+ * loop): the next call starts there.  Cheap enough to do at every record. */
+static void resume_save(struct kp_tls_scan_state *st, const struct hs_asm *a, size_t off)
+{
+    struct kp_tls_scan_resume *r = &st->resume;
+    r->off = off;
+    r->cap = a->cap;
+    r->records = st->records;
+    r->messages = st->messages;
+    r->oversized = st->oversized;
+    r->record_version = st->record_version;
+    r->version = st->version;
+    r->ver_set = a->ver_set;
+    r->ccs13 = a->ccs13;
+    memcpy(r->msg_hdr, a->hdr, sizeof(r->msg_hdr));
+    r->msg_have = a->have;
+    r->msg_need = a->need;
+    r->msg_rec = a->msg_rec;
+    r->msg_skip = a->msg_skip;
+    r->msg_skipping = a->skipping;
+}
+
+/* Can this call start where the previous one saved its state, and still
+ * give exactly what a walk from the first byte would?  The walk up to the
+ * resume point depends on the stream bytes before it, on scratch_cap (which
+ * messages are too large to keep), on delivered (only through which
+ * messages are passed to cb) and on the version the call starts with -- but
+ * on the version only through ChangeCipherSpec records met before a
+ * ServerHello sets it: those were skipped (a TLS 1.3 version) or stopped
+ * the walk (it would not have got past them). */
+static bool resume_usable(const struct kp_tls_scan_state *st, size_t len, size_t cap)
+{
+    const struct kp_tls_scan_resume *r = &st->resume;
+    if (r->off == 0) {
+        return false; /* nothing saved, or nothing to skip */
+    }
+    return r->off <= len && r->cap == cap && r->messages <= st->delivered &&
+           (!r->ccs13 || kp_tls_version_is_13(st->version));
+}
+
 enum kp_res kp_tls_scan(const struct kp_rd *stream, uint8_t *scratch, size_t scratch_cap,
                         struct kp_tls_scan_state *st,
                         void (*cb)(uint8_t hs_type, struct kp_rd body, void *user), void *user)
@@ -255,15 +355,43 @@ enum kp_res kp_tls_scan(const struct kp_rd *stream, uint8_t *scratch, size_t scr
     st->alert_description = 0;
 
     struct hs_asm a = {
-        .scratch = scratch, .cap = scratch != NULL ? scratch_cap : 0, .st = st, .cb = cb,
-        .user = user,
+        .stream = stream, .scratch = scratch, .cap = scratch != NULL ? scratch_cap : 0,
+        .st = st, .cb = cb, .user = user,
     };
     struct kp_rd s = *stream;
     size_t total = s.len;
     bool first = true;
 
+    if (resume_usable(st, total, a.cap)) {
+        /* Pick up where the previous call left off: what it walked before
+         * st->resume.off is the same bytes and would be walked the same way
+         * (resume_usable), so only its results are restored. */
+        const struct kp_tls_scan_resume *r = &st->resume;
+        if (!kp_rd_skip(&s, r->off)) {
+            return KP_RES_TRUNCATED; /* unreachable: off <= total */
+        }
+        st->records = r->records;
+        st->messages = r->messages;
+        st->oversized = r->oversized;
+        st->record_version = r->record_version;
+        if (r->ver_set) {
+            st->version = r->version; /* else the version this call started with */
+        }
+        a.index = r->messages;
+        a.ver_set = r->ver_set;
+        a.ccs13 = r->ccs13;
+        memcpy(a.hdr, r->msg_hdr, sizeof(a.hdr));
+        a.have = r->msg_have;
+        a.need = r->msg_need;
+        a.msg_rec = r->msg_rec;
+        a.msg_skip = r->msg_skip;
+        a.skipping = r->msg_skipping;
+        first = r->records == 0; /* false: a record precedes every resume point */
+    }
+
     for (;;) {
         st->offset = total - s.len;
+        resume_save(st, &a, st->offset);
         uint8_t ct, major;
         if (!kp_rd_peek_u8(&s, 0, &ct)) {
             /* End of the bytes we have: complete only if no message is
@@ -323,7 +451,11 @@ enum kp_res kp_tls_scan(const struct kp_rd *stream, uint8_t *scratch, size_t scr
             if (len == 0) {
                 return KP_RES_MALFORMED;
             }
+            a.rec = st->offset;
             hs_feed(&a, payload);
+            if (a.failed) {
+                return KP_RES_MALFORMED; /* unreachable: see hs_gather */
+            }
             if (a.stop_tls13) {
                 s = t;
                 st->records++;
@@ -339,6 +471,12 @@ enum kp_res kp_tls_scan(const struct kp_rd *stream, uint8_t *scratch, size_t scr
              * unprocessed; anything else is an unexpected_message. */
             if (!kp_rd_eq(&payload, "\x01", 1)) {
                 return KP_RES_MALFORMED;
+            }
+            /* Skipped because of a version the caller gave, not one this
+             * stream's ServerHello set: a resume point past here holds only
+             * while the caller's version stays TLS 1.3 (resume_usable). */
+            if (!a.ver_set) {
+                a.ccs13 = true;
             }
             break;
         case KP_TLS_CT_ALERT:

@@ -160,14 +160,39 @@ enum kp_tls_stop {
     KP_TLS_STOP_TLS13     /* a TLS 1.3 ServerHello was delivered: what follows is encrypted */
 };
 
+/* Where the next kp_tls_scan call picks the walk up: kp_tls_scan's own
+ * bookkeeping, not for callers (zeroed with the rest of the state).  It is
+ * a record boundary and everything the walk knew there: the counters, the
+ * version, and the handshake message left half-walked (its header and where
+ * its bytes start, but not the bytes: scratch does not survive between
+ * calls, so they are gathered from the stream once the message is
+ * complete). */
+struct kp_tls_scan_resume {
+    size_t off;            /* record boundary to start at; 0: the first byte */
+    size_t cap;            /* scratch_cap the pending message was sized against */
+    size_t msg_have;       /* pending message: its bytes walked, header included; 0: none */
+    size_t msg_need;       /* its full size (4 + length) once the header is complete */
+    size_t msg_rec;        /* offset of the record it starts in */
+    size_t msg_skip;       /* bytes of that record's payload before it */
+    uint32_t records, messages, oversized; /* st->... at off */
+    uint16_t record_version; /* st->record_version at off */
+    uint16_t version;      /* st->version at off, when ver_set */
+    uint8_t msg_hdr[4];    /* the pending message's header bytes seen so far */
+    bool msg_skipping;     /* the pending message is larger than scratch */
+    bool ver_set;          /* a ServerHello before off set the version */
+    bool ccs13;            /* a ChangeCipherSpec before off was skipped as TLS 1.3's on the
+                              strength of the caller's version (no ServerHello before it) */
+};
+
 /* Progress of kp_tls_scan over one direction of one connection.  Zero it
  * (memset or = {0}) before the first call, then pass the same state with
- * every longer prefix of the same stream. */
+ * every longer prefix of the same stream, and the same scratch_cap. */
 struct kp_tls_scan_state {
     /* In/out: number of complete handshake messages already passed to the
-     * callback.  kp_tls_scan re-walks the stream from its first byte on every
-     * call and delivers only messages with an index >= delivered, so each
-     * message reaches the callback exactly once over any sequence of calls. */
+     * callback.  kp_tls_scan delivers only messages with an index >=
+     * delivered, so each message reaches the callback exactly once over any
+     * sequence of calls (a call may walk again over the record where the
+     * previous one stopped). */
     uint32_t delivered;
     /* In/out: the negotiated version, 0 while unknown.  kp_tls_scan sets it
      * from a ServerHello it walks over (its supported_versions selection, else
@@ -195,6 +220,8 @@ struct kp_tls_scan_state {
     bool alert_seen;    /* stop == ALERT and the alert was in clear (2-byte record) */
     uint8_t alert_level;       /* valid when alert_seen (RFC 8446 6) */
     uint8_t alert_description; /* valid when alert_seen */
+
+    struct kp_tls_scan_resume resume; /* private to kp_tls_scan */
 };
 
 /* Walk TLS records (RFC 8446 5.1, RFC 5246 6.2.1) from the first byte of
@@ -205,6 +232,16 @@ struct kp_tls_scan_state {
  * (st->delivered).  Messages that span records are assembled in scratch
  * (scratch_cap bytes, caller-owned, contents unspecified afterwards); a
  * message that fits in one record is passed without copying.
+ *
+ * Every call after the first resumes at the record where the previous one
+ * ended (st->resume) instead of walking again from the first byte, so that
+ * feeding a stream byte by byte costs time linear in its length.  The
+ * outputs are the same as a walk from the first byte would give: the
+ * counters, offset and record_version cover the whole stream.  A call walks
+ * from the first byte again when the resume point cannot stand: the stream
+ * is shorter than it, delivered was lowered below the messages before it,
+ * scratch_cap changed, or st->version no longer says TLS 1.3 while a
+ * ChangeCipherSpec before it was skipped on the strength of that version.
  *
  * The walk stops (KP_RES_OK) at an application_data record or a
  * ChangeCipherSpec record (st->encrypted set; the 5-byte header is enough,

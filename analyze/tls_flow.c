@@ -28,6 +28,7 @@ struct kp_tls_app {
     uint8_t waiting_version[2]; /* stopped at a CCS that may be TLS 1.3's */
     uint8_t sip;           /* not TLS but SIP over TCP (RFC 3261 18.3) */
     uint32_t sip_off[2];   /* stream offset of the next SIP message per direction */
+    struct kp_sip_frame_state sip_frame[2]; /* how far that message has been looked at */
     int8_t client_dir;     /* direction of the ClientHello, -1 unknown */
     int8_t server_dir;     /* direction of the ServerHello, -1 unknown */
     uint8_t have_ch, have_sh, have_cert, hrr, server_done_msg, malformed;
@@ -266,6 +267,13 @@ static bool sip_stream(struct kp_engine *eng, struct kp_flow *f, int dir)
         if (!kp_rd_skip(&rest, app->sip_off[dir]) || rest.len == 0) {
             return true;
         }
+        /* kp_sip_parse walks the message from its first byte: calling it
+         * on every new segment would make a message that arrives a byte at
+         * a time cost quadratic time.  kp_sip_frame, which looks at each
+         * byte once, says when the parse can give something new. */
+        if (kp_sip_frame(&app->sip_frame[dir], rest) == KP_RES_TRUNCATED) {
+            return true;
+        }
         struct kp_sip_msg msg;
         enum kp_res r = kp_sip_parse(&msg, rest, true);
         if (r == KP_RES_TRUNCATED) {
@@ -276,6 +284,7 @@ static bool sip_stream(struct kp_engine *eng, struct kp_flow *f, int dir)
         }
         kp_sip_flow_message(eng, f, dir, &msg, false);
         app->sip_off[dir] += (uint32_t)msg.msg_len;
+        memset(&app->sip_frame[dir], 0, sizeof(app->sip_frame[dir]));
     }
     return true;
 }

@@ -333,6 +333,205 @@ static void test_sip_tcp_stream(void **state)
     mt_free(&v);
 }
 
+/* ---- SIP stream framing (kp_sip_frame) -------------------------------------------- */
+
+static uint32_t fr_next(uint32_t *x)
+{
+    *x ^= *x << 13;
+    *x ^= *x >> 17;
+    *x ^= *x << 5;
+    return *x;
+}
+
+/* Feed growing prefixes of p[0..len) the way tls_flow.c's sip_stream does,
+ * a byte at a time (max_chunk 1), in random chunks of 1..max_chunk, or
+ * (max_chunk 0) a byte at a time only around KP_SIP_MAX_HEADER_BYTES: after
+ * every chunk, kp_sip_frame must say TRUNCATED exactly when kp_sip_parse
+ * does, for each message in turn.  Each prefix is an exact-size copy at a
+ * new address.  Returns how often kp_sip_frame said "parse now" (*parses),
+ * the messages framed and the last result of kp_sip_parse. */
+static enum kp_res frame_walk(const char *what, const uint8_t *p, size_t len, size_t max_chunk,
+                              uint32_t seed, size_t *msgs, size_t *parses)
+{
+    struct kp_sip_frame_state fs;
+    memset(&fs, 0, sizeof fs);
+    size_t off = 0, n = 0;
+    uint32_t x = seed != 0 ? seed : 1;
+    enum kp_res res = KP_RES_TRUNCATED;
+    *msgs = 0;
+    *parses = 0;
+    for (;;) {
+        uint8_t *q = mt_copy(p, n);
+        for (;;) {
+            struct kp_rd rest = kp_rd_make(q, n);
+            assert_true(kp_rd_skip(&rest, off));
+            enum kp_res fr = kp_sip_frame(&fs, rest);
+            struct kp_sip_msg m;
+            res = kp_sip_parse(&m, rest, true);
+            if ((fr == KP_RES_TRUNCATED) != (res == KP_RES_TRUNCATED)) {
+                fail_msg("%s: message at %zu, prefix %zu/%zu: kp_sip_frame %d, kp_sip_parse %d",
+                         what, off, n, len, fr, res);
+            }
+            *parses += fr != KP_RES_TRUNCATED;
+            if (res != KP_RES_OK) {
+                break;
+            }
+            (*msgs)++;
+            off += m.msg_len;
+            memset(&fs, 0, sizeof fs);
+        }
+        free(q);
+        if (n == len || (res != KP_RES_OK && res != KP_RES_TRUNCATED)) {
+            return res;
+        }
+        size_t step = max_chunk <= 1 ? 1 : 1 + fr_next(&x) % max_chunk;
+        if (max_chunk == 0) {
+            /* Byte by byte only around KP_SIP_MAX_HEADER_BYTES, where
+             * kp_sip_parse changes how it reads the prefix. */
+            size_t lo = KP_SIP_MAX_HEADER_BYTES - 300, hi = KP_SIP_MAX_HEADER_BYTES + 300;
+            step = n + 1 < lo ? lo - n : n >= hi ? 4096 : 1;
+        }
+        n = n + step < len ? n + step : len;
+    }
+}
+
+/* Every chunking of one stream, and 40 mutants of it byte by byte. */
+static void frame_check(const char *what, const uint8_t *p, size_t len)
+{
+    size_t msgs, parses;
+    static const size_t small[] = {1, 7, 300};
+    static const size_t large[] = {0, 4096, 20000};
+    bool big = len > 8192;
+    const size_t *chunks = big ? large : small;
+    size_t n_chunks = big ? sizeof large / sizeof large[0] : sizeof small / sizeof small[0];
+    /* (Results may differ between chunkings: a prefix can be judged
+     * before its line is complete, e.g. "INVITX" is not SIP-shaped while
+     * "INVITX sip:x SIP/2.0" is an extension method.  kp_sip_parse decides
+     * that; kp_sip_frame only has to agree with it on every prefix.) */
+    for (size_t c = 0; c < n_chunks; c++) {
+        (void)frame_walk(what, p, len, chunks[c], (uint32_t)(c * 7919 + 11), &msgs, &parses);
+        /* One parse per message, one more for an error. */
+        assert_true(parses <= msgs + 1);
+    }
+    if (big) {
+        return;
+    }
+    uint32_t seed = 77;
+    for (int k = 0; k < 40; k++) {
+        uint8_t *q = mt_copy(p, len);
+        mt_mutate(q, len, &seed);
+        (void)frame_walk(what, q, len, 1, 1, &msgs, &parses);
+        free(q);
+    }
+}
+
+static void frame_check_str(const char *text)
+{
+    frame_check(text, (const uint8_t *)text, strlen(text));
+}
+
+static void test_sip_frame_built(void **state)
+{
+    (void)state;
+    /* Two messages, the first with a body; compact Content-Length. */
+    frame_check_str("INVITE sip:a SIP/2.0\r\nVia: x\r\nContent-Length: 5\r\n\r\nhello"
+                    "OPTIONS sip:b SIP/2.0\r\nl: 0\r\n\r\n");
+    /* Leading CRLFs, bare LFs, no Content-Length (RFC 3261 20.14). */
+    frame_check_str("\r\n\r\n\nBYE sip:x SIP/2.0\nCSeq: 2 BYE\n\nSIP/2.0 200 OK\nTo: x\n\n");
+    frame_check_str("\r\n\r\n");
+    /* A folded Content-Length; one with blanks around it. */
+    frame_check_str("MESSAGE sip:x SIP/2.0\r\nContent-Length:\r\n  3\r\nTo: y\r\n\r\nabc");
+    frame_check_str("MESSAGE sip:x SIP/2.0\r\nContent-Length:  4 \r\n\r\nabcd");
+    /* Repeated: equal (an anomaly), different, not a number, too large. */
+    frame_check_str("MESSAGE sip:x SIP/2.0\r\nContent-Length: 2\r\nl: 2\r\n\r\nab");
+    frame_check_str("MESSAGE sip:x SIP/2.0\r\nContent-Length: 2\r\nContent-Length: 3\r\n"
+                    "To: x\r\n\r\nabc");
+    frame_check_str("MESSAGE sip:x SIP/2.0\r\nContent-Length: x\r\nTo: x\r\n\r\n");
+    frame_check_str("MESSAGE sip:x SIP/2.0\r\nContent-Length: 70000\r\n\r\n");
+    frame_check_str("MESSAGE sip:x SIP/2.0\r\nContent-Length: 2\r\n\r\na");
+    /* Bad header lines: orphan continuation, no colon, bad name, empty name. */
+    frame_check_str("OPTIONS sip:x SIP/2.0\r\n orphan\r\nnocolon\r\nbad name: v\r\n: e\r\n"
+                    " more\r\nl: 1\r\n\r\nz");
+    /* Start lines: not SIP, implausible, known method without version, bad
+     * status, unknown method. */
+    frame_check_str("GET / HTTP/1.1\r\nHost: x\r\n\r\n");
+    frame_check_str("INVITX sip:x SIP/2.0\r\n\r\n");
+    frame_check_str("INVITE sip:x\r\n\r\n");
+    frame_check_str("SIP/2.0 99 Low\r\n\r\n");
+    frame_check_str("FOO sip:x SIP/2.0\r\n\r\n");
+    frame_check_str("sip/2.0 200 OK\r\n\r\n");
+
+    /* Around KP_SIP_MAX_HEADER_BYTES: headers that end exactly at the cap
+     * and one byte past it, a header line across it, a start line longer
+     * than it, leading CRLFs beyond it. */
+    static char big[3 * KP_SIP_MAX_HEADER_BYTES];
+    for (size_t extra = 0; extra < 2; extra++) {
+        size_t o = (size_t)snprintf(big, sizeof big, "INVITE sip:x SIP/2.0\r\nl: 3\r\n");
+        while (o + 60 < KP_SIP_MAX_HEADER_BYTES) {
+            o += (size_t)snprintf(big + o, sizeof big - o, "X-Pad: %040d\r\n", 0);
+        }
+        size_t pad = KP_SIP_MAX_HEADER_BYTES + extra - o - 4 - 2;
+        memcpy(big + o, "X:", 2);
+        memset(big + o + 2, 'h', pad);
+        o += 2 + pad;
+        o += (size_t)snprintf(big + o, sizeof big - o, "\r\n\r\nabcOPTIONS sip:y SIP/2.0\r\n\r\n");
+        assert_int_equal(strstr(big, "\r\n\r\n") + 4 - big, KP_SIP_MAX_HEADER_BYTES + extra);
+        frame_check("headers at the cap", (const uint8_t *)big, o);
+    }
+    size_t o = (size_t)snprintf(big, sizeof big, "INVITE sip:x SIP/2.0\r\nX: ");
+    memset(big + o, 'a', KP_SIP_MAX_HEADER_BYTES + 100);
+    frame_check("a header line across the cap", (const uint8_t *)big,
+                o + KP_SIP_MAX_HEADER_BYTES + 100);
+    o = (size_t)snprintf(big, sizeof big, "INVITE ");
+    memset(big + o, 'a', KP_SIP_MAX_HEADER_BYTES + 100);
+    frame_check("a start line across the cap", (const uint8_t *)big,
+                o + KP_SIP_MAX_HEADER_BYTES + 100);
+    for (size_t k = 0; k < 2; k++) {
+        size_t crlf = KP_SIP_MAX_HEADER_BYTES + k;
+        memset(big, '\n', crlf);
+        o = crlf + (size_t)snprintf(big + crlf, sizeof big - crlf, "BYE sip:x SIP/2.0\r\n\r\n");
+        frame_check("leading LFs up to the cap", (const uint8_t *)big, o);
+    }
+}
+
+/* The captured SIP over TCP streams, whole and mutated. */
+static void test_sip_frame_vectors(void **state)
+{
+    (void)state;
+    struct mt_vec v;
+    mt_load(&v, "sip_tcp");
+    for (size_t i = 0; i < v.n; i++) {
+        frame_check(v.rec[i].name, v.rec[i].data, v.rec[i].len);
+    }
+    mt_free(&v);
+}
+
+/* Why it exists: one message of 60000 bytes of headers arriving a byte at a
+ * time is never worth a parse until its empty line (tls_flow.c then parses
+ * once instead of 60000 times over a growing prefix). */
+static void test_sip_frame_linear(void **state)
+{
+    (void)state;
+    static char big[KP_SIP_MAX_HEADER_BYTES];
+    size_t o = (size_t)snprintf(big, sizeof big, "INVITE sip:x SIP/2.0\r\n");
+    while (o + 60 < 60000) {
+        o += (size_t)snprintf(big + o, sizeof big - o, "X-Kp-Pad: %040d\r\n", 0);
+    }
+    struct kp_sip_frame_state fs;
+    memset(&fs, 0, sizeof fs);
+    for (size_t n = 0; n <= o; n++) {
+        assert_int_equal(kp_sip_frame(&fs, kp_rd_make((const uint8_t *)big, n)),
+                         KP_RES_TRUNCATED);
+    }
+    memcpy(big + o, "\r\n", 2);
+    assert_int_equal(kp_sip_frame(&fs, kp_rd_make((const uint8_t *)big, o + 1)),
+                     KP_RES_TRUNCATED);
+    assert_int_equal(kp_sip_frame(&fs, kp_rd_make((const uint8_t *)big, o + 2)), KP_RES_OK);
+    struct kp_sip_msg m;
+    assert_int_equal(kp_sip_parse(&m, kp_rd_make((const uint8_t *)big, o + 2), true), KP_RES_OK);
+    assert_int_equal(m.msg_len, o + 2);
+}
+
 /* ---- SDES: the hash, and no trace of the key ------------------------------------- */
 
 /* Reference hash with OpenSSL's own base64 decoder. */
@@ -933,6 +1132,9 @@ int main(void)
         cmocka_unit_test(test_sip_udp_vectors),
         cmocka_unit_test(test_sip_udp_truncated),
         cmocka_unit_test(test_sip_tcp_stream),
+        cmocka_unit_test(test_sip_frame_built),
+        cmocka_unit_test(test_sip_frame_vectors),
+        cmocka_unit_test(test_sip_frame_linear),
         cmocka_unit_test(test_sdes_tls),
         cmocka_unit_test(test_sip_headers),
         cmocka_unit_test(test_sip_start_line),

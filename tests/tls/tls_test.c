@@ -570,6 +570,310 @@ static void test_scan_one_byte_records_incremental(void **state)
     free(p);
 }
 
+/* ---- kp_tls_scan resuming where the previous call stopped --------------- */
+
+/* Deterministic chunk sizes (xorshift32): the same sequence on every run. */
+static uint32_t xs_next(uint32_t *x)
+{
+    *x ^= *x << 13;
+    *x ^= *x >> 17;
+    *x ^= *x << 5;
+    return *x;
+}
+
+/* Every output of a call, to compare two walks. */
+static void assert_same_scan(const struct kp_tls_scan_state *a, const struct kp_tls_scan_state *b,
+                             const char *what, size_t n)
+{
+    if (a->delivered != b->delivered || a->version != b->version || a->offset != b->offset ||
+        a->records != b->records || a->messages != b->messages ||
+        a->oversized != b->oversized || a->record_version != b->record_version ||
+        a->stop != b->stop || a->encrypted != b->encrypted || a->sslv2 != b->sslv2 ||
+        a->alert_seen != b->alert_seen || a->alert_level != b->alert_level ||
+        a->alert_description != b->alert_description) {
+        fail_msg("%s, prefix %zu: resumed delivered %u version %04x offset %zu records %u "
+                 "messages %u oversized %u stop %d; from the first byte delivered %u version "
+                 "%04x offset %zu records %u messages %u oversized %u stop %d",
+                 what, n, a->delivered, a->version, a->offset, a->records, a->messages,
+                 a->oversized, a->stop, b->delivered, b->version, b->offset, b->records,
+                 b->messages, b->oversized, b->stop);
+    }
+}
+
+/* Feed growing prefixes of p to two states, calling after every chunk
+ * (chunk 0: random sizes 1..max_chunk from `seed`).  One state resumes, as
+ * kp_tls_scan does; the other has its resume point wiped before each call,
+ * which makes kp_tls_scan walk from the first byte as it did before it
+ * could resume.  Every result, every output and every delivered message
+ * must be the same.  Like tls_flow.c, the caller sets `learn` as the
+ * version when a walk stops at a ChangeCipherSpec with no version known.
+ * Each prefix is an exact-size copy at a new address (ASan sees any read
+ * past it, and a resume point that kept a pointer would break) and scratch
+ * is clobbered between calls (its contents do not survive).  Returns the
+ * resumed state's messages in *got (free with tt_msgs_free). */
+static void feed_two_ways(const char *what, const uint8_t *p, size_t len, uint16_t version,
+                          uint16_t learn, size_t chunk, size_t max_chunk, uint32_t seed,
+                          size_t scratch_cap, struct tt_msgs *got)
+{
+    static uint8_t scratch[TT_SCRATCH];
+    assert_true(scratch_cap <= sizeof scratch);
+    struct kp_tls_scan_state st, ref;
+    struct tt_msgs ref_got;
+    memset(&st, 0, sizeof st);
+    memset(&ref, 0, sizeof ref);
+    st.version = ref.version = version;
+    tt_msgs_init(got, NULL, 0, scratch, scratch_cap);
+    tt_msgs_init(&ref_got, NULL, 0, scratch, scratch_cap);
+    uint32_t x = seed != 0 ? seed : 1;
+    size_t n = 0;
+    for (;;) {
+        uint8_t *copy = tt_exact_copy(p, n);
+        struct kp_rd s = kp_rd_make(copy, n);
+        got->stream = ref_got.stream = copy;
+        got->stream_len = ref_got.stream_len = n;
+        /* Messages are assembled from scratch[0] on: clobbering the start
+         * is enough to catch a walk that expects what it left there. */
+        memset(scratch, 0xa5, 256);
+        enum kp_res r = kp_tls_scan(&s, scratch, scratch_cap, &st, tt_collect, got);
+        memset(scratch, 0x5a, 256);
+        memset(&ref.resume, 0, sizeof ref.resume);
+        enum kp_res rr = kp_tls_scan(&s, scratch, scratch_cap, &ref, tt_collect, &ref_got);
+        free(copy);
+        if (r != rr) {
+            fail_msg("%s, prefix %zu/%zu: resumed %d, from the first byte %d", what, n, len, r,
+                     rr);
+        }
+        assert_same_scan(&st, &ref, what, n);
+        if (st.delivered != got->n + st.oversized) {
+            fail_msg("%s, prefix %zu/%zu: delivered %u, got %zu, oversized %u", what, n, len,
+                     st.delivered, got->n, st.oversized);
+        }
+        if (r == KP_RES_OK && st.stop == KP_TLS_STOP_CCS && st.version == 0 && learn != 0) {
+            st.version = ref.version = learn;
+            continue; /* the same prefix again, as scan_dir does for the other side */
+        }
+        if (n == len) {
+            break;
+        }
+        size_t step = chunk != 0 ? chunk : 1 + xs_next(&x) % max_chunk;
+        n = n + step < len ? n + step : len;
+    }
+    got->stream = NULL;
+    got->stream_len = 0;
+    assert_same_msgs(got, &ref_got);
+    tt_msgs_free(&ref_got);
+}
+
+/* Byte by byte and in random chunks, against the walk from the first byte
+ * at every step and against one walk over the whole stream at the end. */
+static void check_resume(const char *what, const uint8_t *p, size_t len, uint16_t version,
+                         uint16_t learn, size_t scratch_cap, bool like_one_walk)
+{
+    static uint8_t scratch[TT_SCRATCH];
+    struct kp_tls_scan_state one;
+    struct tt_msgs all, got;
+    memset(&one, 0, sizeof one);
+    one.version = learn != 0 ? learn : version;
+    uint8_t *copy = tt_exact_copy(p, len);
+    struct kp_rd s = kp_rd_make(copy, len);
+    tt_msgs_init(&all, copy, len, scratch, scratch_cap);
+    (void)kp_tls_scan(&s, scratch, scratch_cap, &one, tt_collect, &all);
+    free(copy);
+    static const size_t maxes[] = {3, 17, 300, 5000};
+    for (size_t i = 0; i < 1 + sizeof maxes / sizeof maxes[0]; i++) {
+        size_t chunk = i == 0 ? 1 : 0;
+        size_t max_chunk = i == 0 ? 1 : maxes[i - 1];
+        feed_two_ways(what, p, len, version, learn, chunk, max_chunk, (uint32_t)(i * 7919 + 1),
+                      scratch_cap, &got);
+        if (like_one_walk) {
+            /* The whole stream at once (with the learnt version from the
+             * start) delivers the same messages. */
+            assert_same_msgs(&all, &got);
+        }
+        tt_msgs_free(&got);
+    }
+    tt_msgs_free(&all);
+}
+
+static void test_scan_resume_real_streams(void **state)
+{
+    (void)state;
+    tt_need_captures();
+    static uint8_t hs[65536];
+    static struct tt_bld out;
+    static const size_t records[] = {1, 5, 1000};
+    for (size_t v = 0; v < N_STREAM_VECS; v++) {
+        const struct stream_vec *e = &stream_vecs[v];
+        size_t len;
+        uint8_t *p = tt_load_hex(e->file, &len);
+        char what[128];
+        snprintf(what, sizeof what, "%s version %04x", e->file, e->version_in);
+        check_resume(what, p, len, e->version_in, 0, TT_SCRATCH, true);
+        /* The caller learns TLS 1.3 from the other side, as tls_flow.c. */
+        check_resume(what, p, len, e->version_in, KP_TLS_V_TLS13, TT_SCRATCH, true);
+        /* The same messages re-recorded as tiny records, so that messages
+         * span records and resume points fall inside them; a scratch buffer
+         * too small for the largest message. */
+        struct kp_tls_scan_state st;
+        struct tt_msgs all;
+        (void)scan_with(p, len, e->version_in, &st, &all);
+        size_t n = hs_bytes(&all, hs, sizeof hs);
+        for (size_t c = 0; c < sizeof records / sizeof records[0]; c++) {
+            tt_init(&out);
+            tt_records(&out, KP_TLS_CT_HANDSHAKE, hs, n, records[c]);
+            snprintf(what, sizeof what, "%s in %zu-byte records", e->file, records[c]);
+            check_resume(what, out.b, out.len, 0, 0, TT_SCRATCH, true);
+            check_resume(what, out.b, out.len, 0, 0, 300, true);
+        }
+        tt_msgs_free(&all);
+        free(p);
+    }
+}
+
+/* One handshake message with its header. */
+static size_t hs_message_bytes(const struct tt_msg *m, uint8_t *out, size_t cap)
+{
+    assert_true(4 + m->len <= cap);
+    out[0] = m->type;
+    out[1] = (uint8_t)(m->len >> 16);
+    out[2] = (uint8_t)(m->len >> 8);
+    out[3] = (uint8_t)m->len;
+    memcpy(out + 4, m->body, m->len);
+    return 4 + m->len;
+}
+
+/* Streams built to reach every branch of the resume logic: heartbeat and
+ * alert records, a message larger than scratch, a TLS 1.3 ChangeCipherSpec
+ * skipped on the caller's version and then a TLS 1.2 ServerHello that
+ * changes the version (a walk from the first byte then stops at that
+ * ChangeCipherSpec: the resume point past it must not be used), and record
+ * errors after resume points. */
+static void test_scan_resume_built(void **state)
+{
+    (void)state;
+    tt_need_captures();
+    static uint8_t ch[4096], sh[4096];
+    static struct tt_bld out;
+    size_t clen, slen;
+    uint8_t *cp = tt_load_hex("tls12_zeek_client.hex", &clen);
+    uint8_t *sp = tt_load_hex("tls12_zeek_server.hex", &slen);
+    struct kp_tls_scan_state st;
+    struct tt_msgs cm, sm;
+    assert_int_equal(tt_scan(cp, clen, &st, &cm), KP_RES_OK);
+    assert_int_equal(tt_scan(sp, slen, &st, &sm), KP_RES_OK);
+    /* The ClientHello and the ServerHello (first messages), with headers. */
+    size_t chn = hs_message_bytes(&cm.m[0], ch, sizeof ch);
+    size_t shn = hs_message_bytes(&sm.m[0], sh, sizeof sh);
+    static const uint8_t ccs[] = {0x01};
+    static const uint8_t hb[] = {0x01, 0x00, 0x00};
+    static const uint8_t alert[] = {0x02, 0x28};
+
+    for (int variant = 0; variant < 6; variant++) {
+        tt_init(&out);
+        tt_records(&out, KP_TLS_CT_HANDSHAKE, ch, chn, 1);
+        tt_records(&out, KP_TLS_CT_HEARTBEAT, hb, sizeof hb, sizeof hb);
+        tt_records(&out, KP_TLS_CT_CHANGE_CIPHER_SPEC, ccs, 1, 1);
+        tt_records(&out, KP_TLS_CT_HANDSHAKE, sh, shn, 7);
+        tt_records(&out, KP_TLS_CT_HANDSHAKE, ch, chn, 3);
+        switch (variant) {
+        case 0: /* the TLS 1.2 ChangeCipherSpec, then encrypted bytes */
+            tt_records(&out, KP_TLS_CT_CHANGE_CIPHER_SPEC, ccs, 1, 1);
+            tt_records(&out, KP_TLS_CT_APPLICATION_DATA, hb, sizeof hb, sizeof hb);
+            break;
+        case 1: /* an alert */
+            tt_records(&out, KP_TLS_CT_ALERT, alert, sizeof alert, sizeof alert);
+            break;
+        case 2: /* a bad content type after many resume points */
+            tt_records(&out, 0x30, alert, sizeof alert, sizeof alert);
+            break;
+        case 3: /* another record type inside a fragmented message */
+            tt_records(&out, KP_TLS_CT_HANDSHAKE, ch, 10, 10);
+            tt_records(&out, KP_TLS_CT_HEARTBEAT, hb, sizeof hb, sizeof hb);
+            break;
+        case 4: /* a fragmented message cut off */
+            tt_records(&out, KP_TLS_CT_HANDSHAKE, ch, chn - 1, 2);
+            break;
+        default: /* the ServerHello again, in 1-byte records: the version set again */
+            tt_records(&out, KP_TLS_CT_HANDSHAKE, sh, shn, 1);
+            break;
+        }
+        char what[64];
+        snprintf(what, sizeof what, "built stream %d", variant);
+        /* A ServerHello of this stream changes the version the caller
+         * gave: one walk over the whole stream is not the reference then,
+         * the walk from the first byte on every call is. */
+        check_resume(what, out.b, out.len, KP_TLS_V_TLS13, 0, TT_SCRATCH, false);
+        check_resume(what, out.b, out.len, 0, KP_TLS_V_TLS13, TT_SCRATCH, false);
+        check_resume(what, out.b, out.len, KP_TLS_V_TLS13, 0, 64, false);
+        check_resume(what, out.b, out.len, 0, 0, 0, true);
+    }
+
+    /* The pathological case by hand: with TLS 1.3 from the caller the walk
+     * passes the ChangeCipherSpec and the ServerHello sets TLS 1.2; the next
+     * call starts from TLS 1.2 and, like a walk from the first byte, stops
+     * at the ChangeCipherSpec. */
+    tt_init(&out);
+    tt_records(&out, KP_TLS_CT_HANDSHAKE, ch, chn, chn);
+    size_t ccs_at = out.len;
+    tt_records(&out, KP_TLS_CT_CHANGE_CIPHER_SPEC, ccs, 1, 1);
+    tt_records(&out, KP_TLS_CT_HANDSHAKE, sh, shn, shn);
+    tt_records(&out, KP_TLS_CT_HANDSHAKE, ch, chn, 100);
+    static uint8_t scratch[TT_SCRATCH];
+    struct kp_rd s = kp_rd_make(out.b, out.len - 1);
+    struct tt_msgs got;
+    memset(&st, 0, sizeof st);
+    st.version = KP_TLS_V_TLS13;
+    tt_msgs_init(&got, out.b, out.len, scratch, sizeof scratch);
+    assert_int_equal(kp_tls_scan(&s, scratch, sizeof scratch, &st, tt_collect, &got),
+                     KP_RES_TRUNCATED);
+    assert_int_equal(st.version, KP_TLS_V_TLS12);
+    assert_int_equal(got.n, 2);
+    s = kp_rd_make(out.b, out.len);
+    assert_int_equal(kp_tls_scan(&s, scratch, sizeof scratch, &st, tt_collect, &got), KP_RES_OK);
+    assert_int_equal(st.stop, KP_TLS_STOP_CCS);
+    assert_int_equal(st.offset, ccs_at);
+    assert_int_equal(got.n, 2);
+    tt_msgs_free(&got);
+
+    tt_msgs_free(&cm);
+    tt_msgs_free(&sm);
+    free(cp);
+    free(sp);
+}
+
+/* The cost of feeding a handshake of 1-byte records a byte at a time: each
+ * call starts at the record in progress, so the records walked over all
+ * calls stay within a small multiple of the records in the stream (a walk
+ * from the first byte on every call walks about n^2/2). */
+static void test_scan_resume_linear(void **state)
+{
+    (void)state;
+    static uint8_t hs[4000];
+    static struct tt_bld out;
+    static uint8_t scratch[TT_SCRATCH];
+    hs[0] = KP_TLS_HS_CLIENT_HELLO;
+    hs[1] = 0;
+    hs[2] = (uint8_t)((sizeof hs - 4) >> 8);
+    hs[3] = (uint8_t)(sizeof hs - 4);
+    memset(hs + 4, 0x11, sizeof hs - 4);
+    tt_init(&out);
+    tt_records(&out, KP_TLS_CT_HANDSHAKE, hs, sizeof hs, 1);
+    struct kp_tls_scan_state st;
+    memset(&st, 0, sizeof st);
+    uint64_t walked = 0;
+    for (size_t n = 1; n <= out.len; n++) {
+        struct kp_rd s = kp_rd_make(out.b, n);
+        uint32_t before = st.resume.records;
+        enum kp_res r = kp_tls_scan(&s, scratch, sizeof scratch, &st, NULL, NULL);
+        assert_int_equal(r, n == out.len ? KP_RES_OK : KP_RES_TRUNCATED);
+        walked += st.records - before;
+    }
+    assert_int_equal(st.records, sizeof hs);
+    assert_int_equal(st.messages, 1);
+    assert_int_equal(st.delivered, 1);
+    assert_true(walked <= 2 * sizeof hs);
+}
+
 /* A message spanning records and larger than the scratch buffer is counted
  * but not delivered; one inside a record needs no scratch at all. */
 static void test_scan_scratch_limits(void **state)
@@ -1938,6 +2242,9 @@ int main(void)
         cmocka_unit_test(test_scan_rerecorded),
         cmocka_unit_test(test_scan_split_everywhere),
         cmocka_unit_test(test_scan_one_byte_records_incremental),
+        cmocka_unit_test(test_scan_resume_real_streams),
+        cmocka_unit_test(test_scan_resume_built),
+        cmocka_unit_test(test_scan_resume_linear),
         cmocka_unit_test(test_scan_scratch_limits),
         cmocka_unit_test(test_scan_not_tls),
         cmocka_unit_test(test_scan_record_errors),
