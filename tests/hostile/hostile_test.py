@@ -75,6 +75,7 @@ CAPS = {
     'syn-workers': (64, 128),  # 42 / -- with -j 2: each new and evicted flow is a record in
                                # flight to the delivery stage, bounded by the 2 MiB rings
     'tls': (32, 64),           # 16.6 / 28.3
+    'hello': (96, 160),        # 100,000 waiting handshakes, --max-flows 200000
     'frag': (32, 64),          # 16.7 / 28.2
     'quic': (256, 400),        # 175.6 / 280.7 (50,000 datagrams)
     'quic-limited': (40, 96),  # 23.7 / 64.5 (--mem-limit 8)
@@ -378,6 +379,47 @@ def test_syn_flood():
               (a.cpu, b.cpu))
         check('SYN flood: peak RSS %.1f -> %.1f MiB, flat (within 8 MiB) beyond the flow table'
               % (a.rss_mib, b.rss_mib), b.rss_mib - a.rss_mib < 8)
+
+
+def test_hello_flood():
+    """Half-open handshakes: each flow a SYN and the sample's ClientHello to
+    a server that never answers.  Every one is analysed (none skipped for
+    memory) and each costs a bounded amount of analysis state while it
+    waits: the ClientHello's summary, not its bytes (issue #6: a million
+    pending handshakes in well under 512 MiB)."""
+    n = int(os.environ.get('KP_HOSTILE_HELLO', '100000'))
+    cn = [fr for _, fr in LEGIT if _cn_flow(fr)]
+    hello = next(t[9] for t in map(hp.parse_tcp, cn) if t[3] == 443 and t[9])
+    if hello[:1] != b'\x16' or len(hello) < 100:
+        check('hello flood: the sample starts its CN flow with a ClientHello', False, hello[:16])
+        return
+    rng = random.Random(11)
+    base = struct.unpack('!I', socket.inet_aton('198.18.0.0'))[0]
+    step = (A_LAST - A_FIRST) / (2 * n)
+
+    def gen():
+        for i in range(n):
+            src = socket.inet_aton(socket.inet_ntoa(struct.pack('!I', base + (i >> 6))))
+            sport, seq = 20000 + (i & 63), rng.getrandbits(32)
+            dst = ('203.0.113.9', '198.51.100.7', '192.0.2.44')[i % 3]
+            t = A_FIRST + int(2 * i * step)
+            yield t, hp.tcp_frame(src, dst, sport, 443, seq, 0, hp.TCP_SYN)
+            yield t + int(step), hp.tcp_frame(src, dst, sport, 443, seq + 1, 1, 0x18, hello)
+    path = pcap_path('hello-%d' % n)
+    hp.write_merged(path, LEGIT, gen())
+    r = run('hello-%d' % n, path, '--max-flows', str(2 * n))
+    remove(path)
+    what = 'half-open handshake flood, %d ClientHellos' % n
+    sane(r, what)
+    legit(r, what)
+    st, base_st = r.stats, BASE_RUN.stats
+    hs = st.get('tls_handshakes', 0) - base_st.get('tls_handshakes', 0)
+    check('%s: every ClientHello analysed (%d), none skipped for memory (mem_limited %d)'
+          % (what, hs, st.get('mem_limited', -1)), hs == n and st.get('mem_limited') == 0, st)
+    per = (st.get('mem_peak', 0) - base_st.get('mem_peak', 0)) / n
+    check('%s: %.0f bytes of analysis state per waiting handshake (<= 256)' % (what, per),
+          0 < per <= 256, st)
+    cap(r, what, 'hello')
 
 
 def dense(path, n):
@@ -939,7 +981,7 @@ def main():
         BASE_RUN = test_baseline()
         if BASE_RUN is None:
             return
-        for t in (test_syn_flood, test_syn_flood_workers, test_tls_segments, test_overlaps,
+        for t in (test_syn_flood, test_syn_flood_workers, test_hello_flood, test_tls_segments, test_overlaps,
                   lambda: test_fragments(BASE_RUN), test_quic, test_stun, test_sip,
                   test_small_segments):
             try:
