@@ -3,12 +3,13 @@
 captures they come from.
 
 The captures in ../shared/pcaps must never be copied into the project, not
-even in part, so the packet bytes are not stored in the tree: run_test.py
-calls extract_all() at test time and the tests read the result from the
-build folder.  What tshark said about those packets (sequence numbers,
-SSRCs, payload types, Call-IDs, SDES key hashes...) is committed, without
-any packet bytes, in expected/<file>.exp; the tests pair each record there
-with the bytes cut here, by name and in order.
+even in part, so the packet bytes are not stored in the tree: at test time
+../vectors_run.py (--samples) calls extract_all() and extract_samples() and
+the tests read the result from the build folder.  What tshark said about
+those packets (sequence numbers, SSRCs, payload types, Call-IDs, SDES key
+hashes...) is committed, without any packet bytes, in expected/<file>.exp;
+the tests pair each record there with the bytes cut here, by name and in
+order.
 
 Two groups of vectors:
   - 'captures': cut from $KP_SHARED_PCAPS with tshark, one tshark run per
@@ -202,9 +203,21 @@ def records(group):
     return [(f, r) for f, g, _, recs in FILES if g == group for r in recs]
 
 
-def sources(group):
+def group_captures(group):
     """Every capture (file name) the vectors of one group come from, sorted."""
     return sorted({r['cap'] for _, r in records(group)})
+
+
+def captures():
+    """The captures in $KP_SHARED_PCAPS the 'captures' vectors come from
+    (for ../vectors_run.py's stamp)."""
+    return group_captures('captures')
+
+
+def samples():
+    """The captures in samples/ the 'samples' vectors come from (for
+    ../vectors_run.py --samples)."""
+    return group_captures('samples')
 
 
 def source_dir_name(group):
@@ -411,7 +424,7 @@ def _cut_capture(src_dir, cap, recs):
 def cut(group, src_dir):
     """{record name: bytes} for every record of one group."""
     recs = records(group)
-    caps = sources(group)
+    caps = group_captures(group)
     with concurrent.futures.ThreadPoolExecutor(max_workers=2) as pool:
         per_cap = list(pool.map(
             lambda c: _cut_capture(src_dir, c, [r for _, r in recs if r['cap'] == c]), caps))
@@ -442,7 +455,7 @@ def comment(r):
     return 'source: %s\n%s\n%d bytes' % (where(r), r['what'], r['size'])
 
 
-def extract_all(group, src_dir, outdir):
+def extract_group(group, src_dir, outdir):
     """Write <file>.vec for every file of one group into outdir (which must
     exist).  Raises ExtractError (or OSError) if a capture, frame or message
     is missing, a vector has not the expected size, or tshark fails."""
@@ -453,6 +466,16 @@ def extract_all(group, src_dir, outdir):
         write_file(os.path.join(outdir, fname + '.vec'),
                    header + '\nmade at test time by tests/media/extract.py; never commit '
                    'this file', [(r['name'], comment(r), [], data[r['name']]) for r in recs])
+
+
+def extract_all(pcaps, outdir):
+    """The 'captures' vectors, from $KP_SHARED_PCAPS (with tshark)."""
+    extract_group('captures', pcaps, outdir)
+
+
+def extract_samples(samples_dir, outdir):
+    """The 'samples' vectors, from the project's samples/ (no tshark)."""
+    extract_group('samples', samples_dir, outdir)
 
 
 # ---- --expected: the values the tests assert, from tshark -----------------------------------
@@ -688,10 +711,10 @@ def main():
             write_expected(sys.argv[2], sys.argv[3], sys.argv[4])
         elif len(sys.argv) == 4 and sys.argv[1] == '--samples':
             os.makedirs(sys.argv[3], exist_ok=True)
-            extract_all('samples', sys.argv[2], sys.argv[3])
+            extract_samples(sys.argv[2], sys.argv[3])
         elif len(sys.argv) == 3:
             os.makedirs(sys.argv[2], exist_ok=True)
-            extract_all('captures', sys.argv[1], sys.argv[2])
+            extract_all(sys.argv[1], sys.argv[2])
         else:
             sys.exit('usage: extract.py PCAP_DIR OUT_DIR\n'
                      '       extract.py --samples SAMPLES_DIR OUT_DIR\n'

@@ -36,8 +36,8 @@ void mt_need_captures(void)
     skip();
 }
 
-/* run_test.py always sets KP_MEDIA_SAMPLE_VECTORS (samples/ is in the
- * tree), so this only skips an executable run by hand. */
+/* ../vectors_run.py --samples always sets KP_MEDIA_SAMPLE_VECTORS (samples/
+ * is in the tree), so this only skips an executable run by hand. */
 static void need_samples(void)
 {
     if (env_set("KP_MEDIA_SAMPLE_VECTORS")) {

@@ -34,8 +34,8 @@ struct mt_vec {
  * the test at once): it returns if KP_MEDIA_VECTORS is set; otherwise it
  * fails the test if CI is set, and else prints "SKIP: <what is missing> —
  * capture-derived vectors not tested" and skips the case (what is missing
- * comes from KP_MEDIA_VECTORS_MISSING, set by run_test.py).  Same contract
- * as tests/quic need_captures() and tests/tls tt_need_captures(). */
+ * comes from KP_MEDIA_VECTORS_MISSING, set by ../vectors_run.py).  Same
+ * contract as tests/quic need_captures() and tests/tls tt_need_captures(). */
 void mt_need_captures(void);
 
 /* Load vector file name ("rtp", "sip_tls", ...): the expected values of

@@ -2,7 +2,7 @@
 """Cut the capture-derived STUN test vectors out of ../shared/pcaps.
 
 The captures must never be copied into the project, not even in part, so
-the message bytes are not stored in the tree: run_test.py (tests/dtls) calls
+the message bytes are not stored in the tree: ../vectors_run.py calls
 extract_all() at test time and stun_test reads the result from the build
 folder (KP_STUN_VECTORS).
 

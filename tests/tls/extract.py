@@ -2,8 +2,9 @@
 """Cut the capture-derived TLS/DTLS test vectors out of ../shared/pcaps.
 
 The captures must never be copied into the project, not even in part, so
-these vectors are not stored in the tree: run_test.py calls extract_all()
-at test time and the tests read the result from the build folder.
+these vectors are not stored in the tree: ../vectors_run.py calls
+extract_all() at test time and the tests read the result from the build
+folder.
 
 Each vector is the start of one TCP direction's byte stream (TLS records),
 rebuilt from `tshark -T fields -e tcp.seq -e tcp.payload` in sequence order,

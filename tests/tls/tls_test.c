@@ -1,8 +1,8 @@
 /* Unit tests of analyze/tls.c: the record walk (kp_tls_scan) and the
  * ClientHello / ServerHello / Certificate parsers, on hand-built messages
  * and on handshake bytes cut from the real captures in ../shared/pcaps at
- * test time (extract.py via run_test.py, see tls_test_util.h; expected
- * values checked with tshark 4.0.17 -V). */
+ * test time (extract.py via ../vectors_run.py, see tls_test_util.h;
+ * expected values checked with tshark 4.0.17 -V). */
 #include "tls_test_util.h"
 
 #include <stdio.h>

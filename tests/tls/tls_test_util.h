@@ -16,8 +16,8 @@
 
 /* Capture-derived vectors are never stored in the tree (the captures in
  * ../shared/pcaps must not be copied into the project, not even in part):
- * run_test.py cuts them out with extract.py and tshark at test time into the
- * build folder and names that folder in KP_TLS_VECTORS.  To run a test
+ * ../vectors_run.py cuts them out with extract.py and tshark at test time
+ * into the build folder and names that folder in KP_TLS_VECTORS.  To run a test
  * executable by hand, set KP_TLS_VECTORS=<build>/tests/tls/vectors after one
  * `meson test --suite tls`.
  *
@@ -25,8 +25,8 @@
  * returns if KP_TLS_VECTORS is set; otherwise it fails the test if CI is set,
  * and else prints "SKIP: <what is missing> — capture-derived vectors not
  * tested" and skips the case (what is missing comes from
- * KP_TLS_VECTORS_MISSING, set by run_test.py).  Call it before allocating:
- * a skip leaves the test at once. */
+ * KP_TLS_VECTORS_MISSING, set by ../vectors_run.py).  Call it before
+ * allocating: a skip leaves the test at once. */
 void tt_need_captures(void);
 
 /* Load <KP_TLS_VECTORS>/<name> (hex, '#' comment lines); calls
