@@ -3,6 +3,7 @@
  * enforced. */
 #include "dtls.h"
 
+#include <stddef.h>
 #include <string.h>
 
 /* ---- Helpers ------------------------------------------------------------ */
@@ -229,7 +230,8 @@ enum kp_res kp_dtls_parse_hs_frag(struct kp_dtls_hs_frag *out, struct kp_rd *pay
 
 void kp_dtls_hs_reset(struct kp_dtls_hs *hs)
 {
-    memset(hs, 0, sizeof *hs);
+    /* buf is last and read only where have[] (cleared per message) says. */
+    memset(hs, 0, offsetof(struct kp_dtls_hs, buf));
 }
 
 /* Mark message base + rel delivered and move base past the delivered
@@ -286,9 +288,11 @@ static enum kp_res hs_add(struct kp_dtls_hs *hs, const struct kp_dtls_hs_frag *f
         return KP_RES_OK;
     }
     struct kp_dtls_hs_slot *slot = NULL;
+    struct kp_dtls_hs_buf *buf = NULL;
     for (size_t i = 0; i < KP_DTLS_HS_SLOTS; i++) {
         if (hs->slot[i].used && hs->slot[i].message_seq == frag->message_seq) {
             slot = &hs->slot[i];
+            buf = &hs->buf[i];
             break;
         }
     }
@@ -305,6 +309,7 @@ static enum kp_res hs_add(struct kp_dtls_hs *hs, const struct kp_dtls_hs_frag *f
         for (size_t i = 0; i < KP_DTLS_HS_SLOTS; i++) {
             if (!hs->slot[i].used) {
                 slot = &hs->slot[i];
+                buf = &hs->buf[i];
                 break;
             }
         }
@@ -316,7 +321,7 @@ static enum kp_res hs_add(struct kp_dtls_hs *hs, const struct kp_dtls_hs_frag *f
         slot->message_seq = frag->message_seq;
         slot->length = frag->length;
         slot->received = 0;
-        memset(slot->have, 0, (frag->length + 7) / 8);
+        memset(buf->have, 0, (frag->length + 7) / 8);
     } else if (slot->msg_type != frag->msg_type || slot->length != frag->length) {
         /* RFC 6347 4.2.2: every fragment of a message repeats its type and
          * length; one that does not belongs to no message we can build. */
@@ -332,11 +337,11 @@ static enum kp_res hs_add(struct kp_dtls_hs *hs, const struct kp_dtls_hs_frag *f
         }
         size_t pos = off + i;
         uint8_t bit = (uint8_t)(1u << (pos & 7));
-        if ((slot->have[pos >> 3] & bit) == 0) {
-            slot->have[pos >> 3] |= bit;
-            slot->body[pos] = b;
+        if ((buf->have[pos >> 3] & bit) == 0) {
+            buf->have[pos >> 3] |= bit;
+            buf->body[pos] = b;
             slot->received++;
-        } else if (slot->body[pos] != b) {
+        } else if (buf->body[pos] != b) {
             hs->anomalies |= KP_DTLS_ANOM_OVERLAP_MISMATCH;
             *anom |= KP_DTLS_ANOM_OVERLAP_MISMATCH;
         }
@@ -344,7 +349,7 @@ static enum kp_res hs_add(struct kp_dtls_hs *hs, const struct kp_dtls_hs_frag *f
     if (slot->received == slot->length) {
         hs_mark_done(hs, rel);
         hs_deliver(cb, user, slot->msg_type, slot->message_seq,
-                   kp_rd_make(slot->body, slot->length), true);
+                   kp_rd_make(buf->body, slot->length), true);
         slot->used = false;
     }
     return KP_RES_OK;

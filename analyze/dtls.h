@@ -153,27 +153,38 @@ enum kp_res kp_dtls_parse_hs_frag(struct kp_dtls_hs_frag *out, struct kp_rd *pay
 #define KP_DTLS_ANOM_EMPTY_RECORD 0x0020u     /* a zero-length handshake, alert or
                                                   ChangeCipherSpec record (RFC 5246 6.2.1) */
 
-/* One message being reassembled. */
+/* One message being reassembled (its bytes are in the kp_dtls_hs_buf of
+ * the same index). */
 struct kp_dtls_hs_slot {
     bool used;
     uint8_t msg_type;
     uint16_t message_seq;
     uint32_t length;                        /* body length, <= KP_DTLS_HS_MAX_MSG */
     uint32_t received;                      /* distinct body bytes received so far */
-    uint8_t body[KP_DTLS_HS_MAX_MSG];
+};
+
+/* The bytes of one slot.  Only have[0 .. (length + 7) / 8) is read, and
+ * cleared when the slot is taken; only body[i] with have bit i set is read. */
+struct kp_dtls_hs_buf {
     uint8_t have[KP_DTLS_HS_MAX_MSG / 8];   /* bit i set: body[i] received */
+    uint8_t body[KP_DTLS_HS_MAX_MSG];
 };
 
 /* Reassembly state of one direction of one DTLS association: caller-owned
- * (about 74 KiB), zeroed (memset or kp_dtls_hs_reset) before first use.
- * Messages are identified by message_seq (RFC 6347 4.2.2); each is
- * delivered once, when complete, whatever the order its fragments or the
- * messages arrived in.  A window of KP_DTLS_HS_WINDOW message_seq values
- * starting at `base` is tracked: base moves up past every delivered message
- * at its start, fragments below base are retransmissions of delivered
- * messages (ignored), fragments at or beyond base + KP_DTLS_HS_WINDOW are
- * dropped.  A new handshake on the same association restarts message_seq at
- * 0 (RFC 6347 4.2.2): the caller resets the state when it sees one. */
+ * (about 74 KiB), initialised with kp_dtls_hs_reset before first use (a
+ * zeroed struct is initialised too).  Messages are identified by
+ * message_seq (RFC 6347 4.2.2); each is delivered once, when complete,
+ * whatever the order its fragments or the messages arrived in.  A window of
+ * KP_DTLS_HS_WINDOW message_seq values starting at `base` is tracked: base
+ * moves up past every delivered message at its start, fragments below base
+ * are retransmissions of delivered messages (ignored), fragments at or
+ * beyond base + KP_DTLS_HS_WINDOW are dropped.  A new handshake on the same
+ * association restarts message_seq at 0 (RFC 6347 4.2.2): the caller resets
+ * the state when it sees one.
+ *
+ * The slot buffers (buf, all but a few dozen bytes) come last and are never
+ * read before being written: kp_dtls_hs_reset leaves them alone, so memory
+ * fresh from malloc is touched only as far as fragmented messages reach. */
 struct kp_dtls_hs {
     uint16_t base;          /* lowest message_seq not yet known to be delivered */
     uint64_t done;          /* bit i set: message base + i delivered */
@@ -181,6 +192,7 @@ struct kp_dtls_hs {
     uint32_t delivered;     /* messages delivered so far */
     uint32_t dropped;       /* fragments dropped (see the anomaly bits) */
     uint32_t anomalies;     /* KP_DTLS_ANOM_* bits seen so far */
+    struct kp_dtls_hs_buf buf[KP_DTLS_HS_SLOTS]; /* last: see above */
 };
 
 /* A complete handshake message, as passed to the delivery callback. */
@@ -197,7 +209,9 @@ struct kp_dtls_msg {
  * kp_dtls_hs_add or kp_dtls_scan on the same state. */
 typedef void (*kp_dtls_msg_cb)(const struct kp_dtls_msg *msg, void *user);
 
-/* Forget everything (equivalent to memset(hs, 0, sizeof *hs)). */
+/* Forget everything: the state becomes that of a zeroed struct, except
+ * that the slot buffers (hs->buf), which nothing reads before writing, are
+ * not touched. */
 void kp_dtls_hs_reset(struct kp_dtls_hs *hs);
 
 /* Add one fragment.  Overlapping and retransmitted fragments: bytes already

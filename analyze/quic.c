@@ -4,14 +4,12 @@
 #include "crypto.h"
 #include "quic.h"
 
+#include <stddef.h>
 #include <stdio.h>
 #include <string.h>
 
-#include <openssl/core_names.h>
 #include <openssl/crypto.h>
 #include <openssl/evp.h>
-#include <openssl/kdf.h>
-#include <openssl/params.h>
 
 /* Largest value of a QUIC variable-length integer (RFC 9000 16). */
 #define KP_QUIC_VARINT_MAX ((UINT64_C(1) << 62) - 1)
@@ -305,68 +303,29 @@ enum kp_res kp_quic_parse_long_header(struct kp_quic_long_hdr *out, struct kp_rd
 
 /* ---- Key derivation (RFC 9001 5.1, 5.2; RFC 8446 7.1; RFC 5869) ----------- */
 
-/* One HKDF operation with SHA-256.  Inputs are copied into local arrays
- * because OSSL_PARAM takes non-const pointers. */
-static bool hkdf(int mode, const uint8_t *key, size_t key_len, const uint8_t *salt,
-                 size_t salt_len, const uint8_t *info, size_t info_len, uint8_t *out,
-                 size_t out_len)
+/* HMAC-SHA-256 (OpenSSL's) of msg || tail, keyed with key. */
+static bool hmac_sha256(EVP_MAC_CTX *ctx, const uint8_t *key, size_t key_len, const uint8_t *msg,
+                        size_t msg_len, uint8_t tail, bool with_tail, uint8_t out[32])
 {
-    uint8_t key_buf[64], salt_buf[32], info_buf[64];
-    char digest[] = "SHA256";
-    if (key_len > sizeof key_buf || salt_len > sizeof salt_buf || info_len > sizeof info_buf) {
-        return false;
-    }
-    /* A zero-length key (an empty DCID, RFC 9001 5.2 note) still needs a
-     * valid pointer: OpenSSL treats a NULL key as missing. */
-    memset(key_buf, 0, sizeof key_buf);
-    if (key_len > 0) {
-        memcpy(key_buf, key, key_len);
-    }
-    if (salt_len > 0) {
-        memcpy(salt_buf, salt, salt_len);
-    }
-    if (info_len > 0) {
-        memcpy(info_buf, info, info_len);
-    }
-
-    bool ok = false;
-    EVP_KDF *kdf = kp_crypto_hkdf();
-    if (kdf == NULL) {
-        return false;
-    }
-    EVP_KDF_CTX *ctx = EVP_KDF_CTX_new(kdf);
-    if (ctx == NULL) {
-        goto cleanse;
-    }
-    OSSL_PARAM params[6];
     size_t n = 0;
-    params[n++] = OSSL_PARAM_construct_int(OSSL_KDF_PARAM_MODE, &mode);
-    params[n++] = OSSL_PARAM_construct_utf8_string(OSSL_KDF_PARAM_DIGEST, digest, 0);
-    params[n++] = OSSL_PARAM_construct_octet_string(OSSL_KDF_PARAM_KEY, key_buf, key_len);
-    if (salt_len > 0) {
-        params[n++] = OSSL_PARAM_construct_octet_string(OSSL_KDF_PARAM_SALT, salt_buf, salt_len);
-    }
-    if (info_len > 0) {
-        params[n++] = OSSL_PARAM_construct_octet_string(OSSL_KDF_PARAM_INFO, info_buf, info_len);
-    }
-    params[n] = OSSL_PARAM_construct_end();
-    ok = EVP_KDF_derive(ctx, out, out_len, params) == 1;
-    EVP_KDF_CTX_free(ctx);
-cleanse:
-    OPENSSL_cleanse(key_buf, sizeof key_buf);
-    return ok;
+    return EVP_MAC_init(ctx, key, key_len, NULL) == 1 &&
+           (msg_len == 0 || EVP_MAC_update(ctx, msg, msg_len) == 1) &&
+           (!with_tail || EVP_MAC_update(ctx, &tail, 1) == 1) &&
+           EVP_MAC_final(ctx, out, &n, 32) == 1 && n == 32;
 }
 
 /* HKDF-Expand-Label(secret, label, "", out_len) (RFC 8446 7.1): info is the
  * HkdfLabel struct: uint16 length, opaque label<7..255> = "tls13 " + label,
- * opaque context<0..255> (empty here). */
-static bool expand_label(const uint8_t *secret, size_t secret_len, const char *label,
-                         uint8_t *out, size_t out_len)
+ * opaque context<0..255> (empty here).  out_len <= 32, the hash length, so
+ * HKDF-Expand (RFC 5869 2.3) is the single block T(1) = HMAC(secret, info ||
+ * 0x01). */
+static bool expand_label(EVP_MAC_CTX *ctx, const uint8_t *secret, size_t secret_len,
+                         const char *label, uint8_t *out, size_t out_len)
 {
     static const char prefix[] = "tls13 ";
-    uint8_t info[64];
+    uint8_t info[64], t1[32];
     size_t plen = sizeof prefix - 1, llen = strlen(label);
-    if (plen + llen > 255 || 4 + plen + llen > sizeof info) {
+    if (plen + llen > 255 || 4 + plen + llen > sizeof info || out_len > sizeof t1) {
         return false;
     }
     size_t n = 0;
@@ -378,8 +337,12 @@ static bool expand_label(const uint8_t *secret, size_t secret_len, const char *l
     memcpy(info + n, label, llen);
     n += llen;
     info[n++] = 0;
-    return hkdf(EVP_KDF_HKDF_MODE_EXPAND_ONLY, secret, secret_len, NULL, 0, info, n, out,
-                out_len);
+    if (!hmac_sha256(ctx, secret, secret_len, info, n, 0x01, true, t1)) {
+        return false;
+    }
+    memcpy(out, t1, out_len);
+    OPENSSL_cleanse(t1, sizeof t1);
+    return true;
 }
 
 enum kp_res kp_quic_initial_keys(uint32_t version, struct kp_rd dcid, bool is_server,
@@ -402,23 +365,28 @@ enum kp_res kp_quic_initial_keys(uint32_t version, struct kp_rd dcid, bool is_se
         return KP_RES_MALFORMED;
     }
     enum kp_res res = KP_RES_NOMEM;
-    /* RFC 9001 5.2: initial_secret = HKDF-Extract(initial_salt, dcid). */
-    if (!hkdf(EVP_KDF_HKDF_MODE_EXTRACT_ONLY, cid, dcid.len, salt, 20, NULL, 0, initial,
-              sizeof initial) ||
-        !expand_label(initial, sizeof initial, is_server ? "server in" : "client in",
+    EVP_MAC_CTX *ctx = kp_crypto_hmac_sha256_new();
+    if (ctx == NULL) {
+        return KP_RES_NOMEM;
+    }
+    /* RFC 9001 5.2: initial_secret = HKDF-Extract(initial_salt, dcid), which
+     * is HMAC-Hash(salt, dcid) (RFC 5869 2.2). */
+    if (!hmac_sha256(ctx, salt, 20, cid, dcid.len, 0, false, initial) ||
+        !expand_label(ctx, initial, sizeof initial, is_server ? "server in" : "client in",
                       out->secret, sizeof out->secret) ||
-        !expand_label(out->secret, sizeof out->secret, v2 ? "quicv2 key" : "quic key", out->key,
-                      sizeof out->key) ||
-        !expand_label(out->secret, sizeof out->secret, v2 ? "quicv2 iv" : "quic iv", out->iv,
-                      sizeof out->iv) ||
-        !expand_label(out->secret, sizeof out->secret, v2 ? "quicv2 hp" : "quic hp", out->hp,
-                      sizeof out->hp)) {
+        !expand_label(ctx, out->secret, sizeof out->secret, v2 ? "quicv2 key" : "quic key",
+                      out->key, sizeof out->key) ||
+        !expand_label(ctx, out->secret, sizeof out->secret, v2 ? "quicv2 iv" : "quic iv",
+                      out->iv, sizeof out->iv) ||
+        !expand_label(ctx, out->secret, sizeof out->secret, v2 ? "quicv2 hp" : "quic hp",
+                      out->hp, sizeof out->hp)) {
         OPENSSL_cleanse(out, sizeof *out);
-        goto cleanse_initial;
+        goto free_ctx;
     }
     out->version = version;
     res = KP_RES_OK;
-cleanse_initial:
+free_ctx:
+    EVP_MAC_CTX_free(ctx);
     OPENSSL_cleanse(initial, sizeof initial);
     return res;
 }
@@ -828,7 +796,8 @@ enum kp_res kp_quic_frames(struct kp_rd payload,
 
 void kp_quic_crypto_init(struct kp_quic_crypto *c)
 {
-    memset(c, 0, sizeof *c);
+    /* data[] is last and read only where have[] is set: leave it alone. */
+    memset(c, 0, offsetof(struct kp_quic_crypto, data));
 }
 
 static bool have_bit(const struct kp_quic_crypto *c, size_t i)
@@ -940,18 +909,34 @@ static void feed_crypto(uint64_t offset, struct kp_rd data, void *user)
     f->frames++;
 }
 
+void kp_quic_key_cache_clear(struct kp_quic_key_cache *cache)
+{
+    if (cache != NULL) {
+        OPENSSL_cleanse(cache, sizeof *cache);
+    }
+}
+
 enum kp_res kp_quic_feed_datagram(struct kp_quic_crypto *c, struct kp_rd dgram,
                                   const struct kp_rd *key_dcid, bool from_server,
                                   uint8_t *scratch, size_t scratch_cap,
                                   struct kp_quic_dgram_info *info)
 {
+    struct kp_quic_key_cache cache;
+    memset(&cache, 0, sizeof cache);
+    enum kp_res res = kp_quic_feed_datagram_cached(c, dgram, key_dcid, from_server, &cache,
+                                                   scratch, scratch_cap, info);
+    kp_quic_key_cache_clear(&cache);
+    return res;
+}
+
+enum kp_res kp_quic_feed_datagram_cached(struct kp_quic_crypto *c, struct kp_rd dgram,
+                                         const struct kp_rd *key_dcid, bool from_server,
+                                         struct kp_quic_key_cache *cache, uint8_t *scratch,
+                                         size_t scratch_cap, struct kp_quic_dgram_info *info)
+{
     memset(info, 0, sizeof *info);
     struct kp_rd r = dgram;
-    struct kp_quic_keys keys;
-    bool have_keys = false, nomem = false;
-    memset(&keys, 0, sizeof keys);
-    uint8_t keys_dcid[KP_QUIC_MAX_CID];
-    size_t keys_dcid_len = 0;
+    bool nomem = false;
 
     while (kp_rd_left(&r) > 0) {
         struct kp_quic_long_hdr h;
@@ -981,23 +966,28 @@ enum kp_res kp_quic_feed_datagram(struct kp_quic_crypto *c, struct kp_rd dgram,
         if (h.type == KP_QUIC_PT_INITIAL && kp_quic_is_supported_version(h.version)) {
             info->initials++;
             struct kp_rd kd = key_dcid != NULL ? *key_dcid : h.dcid;
-            if (!have_keys || keys.version != h.version ||
-                !kp_rd_eq(&kd, (const char *)keys_dcid, keys_dcid_len)) {
-                res = kp_quic_initial_keys(h.version, kd, from_server, &keys);
+            /* The keys are a function of (version, DCID, direction) alone
+             * (RFC 9001 5.2): reuse them only when all three match. */
+            if (!cache->valid || cache->is_server != from_server ||
+                cache->keys.version != h.version ||
+                !kp_rd_eq(&kd, (const char *)cache->dcid, cache->dcid_len)) {
+                cache->valid = false;
+                res = kp_quic_initial_keys(h.version, kd, from_server, &cache->keys);
                 if (res != KP_RES_OK) {
-                    have_keys = false;
                     info->failed++;
                     nomem = nomem || res == KP_RES_NOMEM;
                     goto next;
                 }
                 /* kp_quic_initial_keys refused DCIDs over 20 bytes. */
                 struct kp_rd t = kd;
-                have_keys = kp_rd_copy(&t, keys_dcid, kd.len);
-                keys_dcid_len = have_keys ? kd.len : 0;
+                cache->valid = kp_rd_copy(&t, cache->dcid, kd.len);
+                cache->dcid_len = cache->valid ? kd.len : 0;
+                cache->is_server = from_server;
             }
             size_t plen = 0;
             uint64_t pn = 0;
-            res = kp_quic_decrypt_initial(&keys, r, &h, scratch, scratch_cap, &plen, &pn, NULL);
+            res = kp_quic_decrypt_initial(&cache->keys, r, &h, scratch, scratch_cap, &plen, &pn,
+                                          NULL);
             if (res != KP_RES_OK) {
                 info->failed++;
                 nomem = nomem || res == KP_RES_NOMEM;
@@ -1021,7 +1011,6 @@ enum kp_res kp_quic_feed_datagram(struct kp_quic_crypto *c, struct kp_rd dgram,
             break;
         }
     }
-    OPENSSL_cleanse(&keys, sizeof keys);
     if (info->decrypted > 0) {
         return KP_RES_OK;
     }

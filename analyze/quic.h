@@ -170,6 +170,22 @@ struct kp_quic_keys {
 enum kp_res kp_quic_initial_keys(uint32_t version, struct kp_rd dcid, bool is_server,
                                  struct kp_quic_keys *out);
 
+/* Initial keys kept from one datagram to the next (one per direction of a
+ * connection), for kp_quic_feed_datagram_cached: derived again only when
+ * the version, the key DCID or the direction differs from the last
+ * derivation.  Zero it before first use; kp_quic_key_cache_clear wipes it
+ * (OPENSSL_cleanse) when the connection is done. */
+struct kp_quic_key_cache {
+    bool valid;                       /* keys hold the derivation for the fields below */
+    bool is_server;
+    size_t dcid_len;
+    uint8_t dcid[KP_QUIC_MAX_CID];
+    struct kp_quic_keys keys;         /* keys.version is the version */
+};
+
+/* Wipe and invalidate a cache (no-op for NULL). */
+void kp_quic_key_cache_clear(struct kp_quic_key_cache *cache);
+
 /* ---- Packet protection (RFC 9001 5.3, 5.4) ------------------------------ */
 
 struct kp_quic_unprotected {
@@ -270,19 +286,23 @@ enum kp_res kp_quic_frames(struct kp_rd payload,
 /* One direction's CRYPTO stream of one packet number space.  Caller-owned
  * (about 18 KiB: allocate it, or keep it static; do not put it on a small
  * stack); initialise with kp_quic_crypto_init.  Bytes are placed by stream
- * offset; where data overlaps what is already held, the first copy wins. */
+ * offset; where data overlaps what is already held, the first copy wins.
+ * data[] stays last: kp_quic_crypto_init does not touch it. */
 struct kp_quic_crypto {
-    uint8_t data[KP_QUIC_CRYPTO_CAP];
-    uint8_t have[KP_QUIC_CRYPTO_CAP / 8]; /* bit i set: data[i] holds stream byte i */
     size_t contig;      /* stream bytes [0, contig) are all present */
     uint64_t high;      /* highest stream end offset seen (offset + length), may exceed the cap */
     uint64_t dropped;   /* bytes dropped because they lie at or beyond KP_QUIC_CRYPTO_CAP */
     uint64_t conflicts; /* overlapping bytes that differed from the copy kept (first wins):
                            retransmissions must repeat the same bytes (RFC 9000 2.2) */
     uint32_t frames;    /* kp_quic_crypto_add calls */
+    uint8_t have[KP_QUIC_CRYPTO_CAP / 8]; /* bit i set: data[i] holds stream byte i */
+    uint8_t data[KP_QUIC_CRYPTO_CAP];
 };
 
-/* Empty the stream state (all counters 0). */
+/* Empty the stream state (all counters 0, no byte held).  data[] is left as
+ * it is (it may be uninitialised memory): a byte of it is read only once
+ * have[] marks it stored, so a fresh state costs no zeroing of, and no page
+ * faults for, the 16 KiB a ClientHello never reaches. */
 void kp_quic_crypto_init(struct kp_quic_crypto *c);
 
 /* Store CRYPTO data at stream `offset`.  Bytes already held are kept (first
@@ -347,6 +367,15 @@ enum kp_res kp_quic_feed_datagram(struct kp_quic_crypto *c, struct kp_rd dgram,
                                   const struct kp_rd *key_dcid, bool from_server,
                                   uint8_t *scratch, size_t scratch_cap,
                                   struct kp_quic_dgram_info *info);
+
+/* kp_quic_feed_datagram, taking the Initial keys from *cache when they were
+ * derived for the same version, DCID and direction, and leaving the last
+ * keys derived there.  Results and *c, *info are exactly those of
+ * kp_quic_feed_datagram. */
+enum kp_res kp_quic_feed_datagram_cached(struct kp_quic_crypto *c, struct kp_rd dgram,
+                                         const struct kp_rd *key_dcid, bool from_server,
+                                         struct kp_quic_key_cache *cache, uint8_t *scratch,
+                                         size_t scratch_cap, struct kp_quic_dgram_info *info);
 
 /* ---- Google QUIC --------------------------------------------------------- */
 

@@ -9,6 +9,7 @@
  * its key record is out; a flow that shows nothing worth keeping after
  * KP_UDP_INSPECT packets is bypassed.
  */
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -59,18 +60,20 @@ struct dtls_state {
     char ja4[40];
     char sni[256];
     size_t sni_len;
-    struct kp_cert_info cert;
     uint64_t ts_us;
+    struct kp_cert_info cert; /* last, left uninitialised (alloc_state): valid when have_cert */
 };
 
 struct quic_state {
-    struct kp_quic_crypto crypto;  /* the client's Initial CRYPTO stream */
     uint8_t key_dcid[KP_QUIC_MAX_CID];
     size_t key_dcid_len;
     int8_t client_dir;
     uint8_t server_replied;
     uint32_t version;
     uint64_t ts_us;
+    struct kp_quic_key_cache keys; /* the client's Initial keys, derived once per flow */
+    struct kp_quic_crypto crypto;  /* the client's Initial CRYPTO stream: last, its 16 KiB of
+                                      data are left uninitialised (kp_quic_crypto_init) */
 };
 
 #define TURN_CHANNELS 8
@@ -118,6 +121,27 @@ struct dtls_ctx {
     size_t delivered;
 };
 
+/* kp_engine_alloc without the zeroing, for the big states whose tail is
+ * read only where it was written (a CRYPTO stream, DTLS reassembly slots, a
+ * certificate summary): zeroing them cost more than the analysis of most
+ * flows, and faulted in pages a handshake never reaches.  The caller zeroes
+ * the head (up to `zero` bytes).  Accounted like kp_engine_alloc; freed with
+ * kp_engine_free_state. */
+static void *alloc_state(struct kp_engine *eng, size_t n, size_t zero)
+{
+    if (!kp_engine_account(eng, (int64_t)n)) {
+        return NULL;
+    }
+    void *p = malloc(n);
+    if (p == NULL) {
+        kp_engine_account(eng, -(int64_t)n);
+        eng->st.mem_limited++;
+        return NULL;
+    }
+    memset(p, 0, zero);
+    return p;
+}
+
 static void free_dtls(struct kp_engine *eng, struct kp_udp_app *app)
 {
     if (app->dtls != NULL) {
@@ -130,6 +154,9 @@ static void free_dtls(struct kp_engine *eng, struct kp_udp_app *app)
 
 static void free_quic(struct kp_engine *eng, struct kp_udp_app *app)
 {
+    if (app->quic != NULL) {
+        kp_quic_key_cache_clear(&app->quic->keys);
+    }
     kp_engine_free_state(eng, app->quic, sizeof(*app->quic));
     app->quic = NULL;
 }
@@ -376,7 +403,7 @@ static void dtls_datagram(struct kp_engine *eng, struct kp_flow *f, int dir,
         return;
     }
     if (app->dtls == NULL) {
-        app->dtls = kp_engine_alloc(eng, sizeof(*app->dtls));
+        app->dtls = alloc_state(eng, sizeof(*app->dtls), offsetof(struct dtls_state, cert));
         if (app->dtls == NULL) {
             return;
         }
@@ -397,8 +424,9 @@ static void dtls_datagram(struct kp_engine *eng, struct kp_flow *f, int dir,
     if (hs == NULL && x.delivered < info.n_fragments) {
         /* a message in pieces: from now on this direction reassembles (the
          * messages already delivered are handled idempotently) */
-        hs = app->dtls->hs[dir] = kp_engine_alloc(eng, sizeof(*hs));
+        hs = app->dtls->hs[dir] = alloc_state(eng, sizeof(*hs), 0);
         if (hs != NULL) {
+            kp_dtls_hs_reset(hs);
             r = kp_dtls_scan(&info, dgram, KP_DTLS_CID_UNKNOWN, hs, on_dtls_msg, &x);
         }
     }
@@ -495,7 +523,7 @@ static void quic_datagram(struct kp_engine *eng, struct kp_flow *f, int dir,
         if (!kp_quic_is_supported_version(h.version)) {
             return;
         }
-        q = app->quic = kp_engine_alloc(eng, sizeof(*q));
+        q = app->quic = alloc_state(eng, sizeof(*q), offsetof(struct quic_state, crypto));
         if (q == NULL) {
             return;
         }
@@ -511,8 +539,8 @@ static void quic_datagram(struct kp_engine *eng, struct kp_flow *f, int dir,
     app->seen |= SEEN_QUIC;
     struct kp_rd kd = kp_rd_make(q->key_dcid, q->key_dcid_len);
     struct kp_quic_dgram_info info;
-    enum kp_res r = kp_quic_feed_datagram(&q->crypto, pkt->payload, &kd, false, eng->scratch,
-                                          KP_SCRATCH, &info);
+    enum kp_res r = kp_quic_feed_datagram_cached(&q->crypto, pkt->payload, &kd, false, &q->keys,
+                                                 eng->scratch, KP_SCRATCH, &info);
     if (r == KP_RES_MALFORMED) {
         kp_engine_anomaly(eng, pkt, "quic.initial_undecryptable",
                           "client Initial failed authentication (RFC 9001 5.3)");

@@ -686,7 +686,9 @@ static struct kp_dtls_hs *hs_new(void)
 {
     struct kp_dtls_hs *hs = malloc(sizeof *hs);
     assert_non_null(hs);
-    memset(hs, 0xa5, sizeof *hs); /* reset must clear everything */
+    /* Poisoned: reset must clear everything that is read before written
+     * (the slot buffers it leaves alone are garbage here). */
+    memset(hs, 0xa5, sizeof *hs);
     kp_dtls_hs_reset(hs);
     return hs;
 }
@@ -747,6 +749,69 @@ static void test_reasm_out_of_order(void **state)
     for (size_t i = 0; i < KP_DTLS_HS_SLOTS; i++) {
         assert_false(hs->slot[i].used);
     }
+    coll_free(&c);
+    free(hs);
+}
+
+/* The slot buffers are never cleared wholesale (kp_dtls_hs_reset leaves
+ * them, a slot taken clears only the have bits of its message length):
+ * messages in several fragments still reassemble exactly, whether the slot
+ * holds malloc garbage or the bytes of a longer message delivered before,
+ * and no stale byte counts as an overlap. */
+static void test_reasm_slot_reuse(void **state)
+{
+    (void)state;
+    struct kp_dtls_hs *hs = hs_new();
+    struct coll c = {0};
+    c.hs = hs;
+    uint8_t a[3000], b[700];
+    for (size_t i = 0; i < sizeof a; i++) {
+        a[i] = (uint8_t)(i * 13 + 1);
+    }
+    for (size_t i = 0; i < sizeof b; i++) {
+        b[i] = (uint8_t)(0xa5 ^ (i * 3)); /* some bytes equal the poison */
+    }
+    /* Message 0: three fragments, last one first, into a poisoned slot. */
+    struct kp_dtls_hs_frag f;
+    f = mk_frag(KP_TLS_HS_CERTIFICATE, 3000, 0, 2000, a + 2000, 1000);
+    assert_int_equal(kp_dtls_hs_add(hs, &f, collect, &c), KP_RES_OK);
+    f = mk_frag(KP_TLS_HS_CERTIFICATE, 3000, 0, 0, a, 1000);
+    assert_int_equal(kp_dtls_hs_add(hs, &f, collect, &c), KP_RES_OK);
+    assert_int_equal(c.n, 0);
+    f = mk_frag(KP_TLS_HS_CERTIFICATE, 3000, 0, 1000, a + 1000, 1000);
+    assert_int_equal(kp_dtls_hs_add(hs, &f, collect, &c), KP_RES_OK);
+    assert_int_equal(c.n, 1);
+    assert_true(c.m[0].reassembled);
+    assert_int_equal(c.m[0].len, sizeof a);
+    assert_memory_equal(c.m[0].body, a, sizeof a);
+    /* Message 1, shorter, reuses the slot over message 0's bytes; its
+     * fragments overlap each other (same bytes: no anomaly). */
+    f = mk_frag(KP_TLS_HS_SERVER_KEY_EXCHANGE, 700, 1, 300, b + 300, 400);
+    assert_int_equal(kp_dtls_hs_add(hs, &f, collect, &c), KP_RES_OK);
+    f = mk_frag(KP_TLS_HS_SERVER_KEY_EXCHANGE, 700, 1, 0, b, 350);
+    assert_int_equal(kp_dtls_hs_add(hs, &f, collect, &c), KP_RES_OK);
+    assert_int_equal(c.n, 2);
+    assert_true(c.m[1].reassembled);
+    assert_int_equal(c.m[1].len, sizeof b);
+    assert_memory_equal(c.m[1].body, b, sizeof b);
+    assert_int_equal(hs->anomalies, 0);
+    assert_int_equal(hs->base, 2);
+    /* A reset in the middle of a message forgets its fragments: after it,
+     * the message needs all of its bytes again. */
+    f = mk_frag(KP_TLS_HS_CERTIFICATE, 3000, 2, 0, a, 2000);
+    assert_int_equal(kp_dtls_hs_add(hs, &f, collect, &c), KP_RES_OK);
+    kp_dtls_hs_reset(hs);
+    f = mk_frag(KP_TLS_HS_CERTIFICATE, 3000, 2, 2000, a + 2000, 1000);
+    assert_int_equal(kp_dtls_hs_add(hs, &f, collect, &c), KP_RES_OK);
+    assert_int_equal(c.n, 2);
+    f = mk_frag(KP_TLS_HS_CERTIFICATE, 3000, 2, 0, a, 1999);
+    assert_int_equal(kp_dtls_hs_add(hs, &f, collect, &c), KP_RES_OK);
+    assert_int_equal(c.n, 2);
+    f = mk_frag(KP_TLS_HS_CERTIFICATE, 3000, 2, 1999, a + 1999, 1);
+    assert_int_equal(kp_dtls_hs_add(hs, &f, collect, &c), KP_RES_OK);
+    assert_int_equal(c.n, 3);
+    assert_memory_equal(c.m[2].body, a, sizeof a);
+    assert_int_equal(hs->anomalies, 0);
     coll_free(&c);
     free(hs);
 }
@@ -1947,6 +2012,7 @@ int main(void)
         cmocka_unit_test(test_record_unified),
         cmocka_unit_test(test_frag_parse),
         cmocka_unit_test(test_reasm_out_of_order),
+        cmocka_unit_test(test_reasm_slot_reuse),
         cmocka_unit_test(test_reasm_overlap),
         cmocka_unit_test(test_reasm_inconsistent),
         cmocka_unit_test(test_reasm_bounds),

@@ -2,7 +2,7 @@
 """Cut the capture-derived DTLS test vectors out of ../shared/pcaps.
 
 The captures must never be copied into the project, not even in part, so
-these vectors are not stored in the tree: run_test.py calls extract_all()
+these vectors are not stored in the tree: ../vectors_run.py calls extract_all()
 at test time and dtls_test reads the result from the build folder
 (KP_DTLS_VECTORS).  The expected values are asserted in dtls_test.c.
 

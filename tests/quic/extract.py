@@ -2,7 +2,7 @@
 """Cut the capture-derived QUIC test vectors out of ../shared/pcaps.
 
 The captures must never be copied into the project, not even in part, so
-these vectors are not stored in the tree: run_test.py calls extract_all()
+these vectors are not stored in the tree: ../vectors_run.py calls extract_all()
 at test time and quic_test.c reads the result from the build folder.  (The
 RFC 9001 / RFC 9369 Appendix A vectors in tests/quic/data/ are copied from
 the RFC text and stay in the tree.)

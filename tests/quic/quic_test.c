@@ -73,7 +73,7 @@ static bool env_set(const char *name)
 
 /* Vectors cut from real captures are never stored in the tree (the captures
  * in ../shared/pcaps must not be copied into the project, not even in part):
- * run_test.py cuts them out with extract.py and tshark at test time into the
+ * ../vectors_run.py cuts them out with extract.py and tshark at test time into the
  * build folder and names that folder in KP_QUIC_VECTORS.  To run quic_test
  * by hand, set KP_QUIC_VECTORS=<build>/tests/quic/vectors after one
  * `meson test --suite quic`.
@@ -83,7 +83,7 @@ static bool env_set(const char *name)
  * is set; otherwise it fails the test if CI is set, and else prints
  * "SKIP: <what is missing> — capture-derived vectors not tested" and skips
  * the case (what is missing comes from KP_QUIC_VECTORS_MISSING, set by
- * run_test.py).  Same contract as tests/tls tt_need_captures(). */
+ * ../vectors_run.py).  Same contract as tests/tls tt_need_captures(). */
 static void need_captures(void)
 {
     if (env_set("KP_QUIC_VECTORS")) {
@@ -223,6 +223,9 @@ static struct kp_quic_crypto *crypto_new(void)
 {
     struct kp_quic_crypto *c = malloc(sizeof *c);
     assert_non_null(c);
+    /* Poisoned: kp_quic_crypto_init leaves data[] alone, and nothing may
+     * read it where have[] says no byte was stored. */
+    memset(c, 0xa5, sizeof *c);
     kp_quic_crypto_init(c);
     return c;
 }
@@ -389,6 +392,104 @@ static void test_rfc9001_client_initial(void **state)
 
     plen = decrypt_vector("rfc9001_a2_client_initial.hex", KP_QUIC_V1, false, &h, &u);
     check_rfc_client_payload(plen);
+}
+
+/* kp_quic_feed_datagram_cached: the same results as kp_quic_feed_datagram,
+ * the keys derived once per (version, DCID, direction) and derived again
+ * when any of the three changes. */
+static enum kp_res feed_cached(const uint8_t *p, size_t n, const struct kp_rd *kd, bool server,
+                               struct kp_quic_key_cache *cache, struct kp_quic_dgram_info *info,
+                               size_t *contig)
+{
+    struct kp_quic_crypto *c = crypto_new();
+    enum kp_res res = kp_quic_feed_datagram_cached(c, kp_rd_make(p, n), kd, server, cache, scratch,
+                                                   sizeof scratch, info);
+    *contig = c->contig;
+    free(c);
+    return res;
+}
+
+static void test_key_cache(void **state)
+{
+    (void)state;
+    size_t n;
+    uint8_t *p = load_rfc("rfc9001_a2_client_initial.hex", &n);
+    uint8_t b[20], other_b[8] = {1, 2, 3, 4, 5, 6, 7, 8};
+    struct kp_rd dcid = rd_hex_static(rfc_dcid, b, sizeof b);
+    struct kp_rd other = kp_rd_make(other_b, sizeof other_b);
+    struct kp_quic_keys want, want_other, want_server;
+    assert_int_equal(kp_quic_initial_keys(KP_QUIC_V1, dcid, false, &want), KP_RES_OK);
+    assert_int_equal(kp_quic_initial_keys(KP_QUIC_V1, other, false, &want_other), KP_RES_OK);
+    assert_int_equal(kp_quic_initial_keys(KP_QUIC_V1, dcid, true, &want_server), KP_RES_OK);
+
+    /* Same results as the uncached call. */
+    struct kp_quic_key_cache cache;
+    memset(&cache, 0, sizeof cache);
+    struct kp_quic_dgram_info info, info_ref;
+    size_t contig = 0, contig_ref = 0;
+    struct kp_quic_crypto *c = crypto_new();
+    assert_int_equal(kp_quic_feed_datagram(c, kp_rd_make(p, n), NULL, false, scratch,
+                                           sizeof scratch, &info_ref),
+                     KP_RES_OK);
+    contig_ref = c->contig;
+    free(c);
+    assert_int_equal(feed_cached(p, n, NULL, false, &cache, &info, &contig), KP_RES_OK);
+    assert_int_equal(info.decrypted, info_ref.decrypted);
+    assert_int_equal(info.crypto_frames, info_ref.crypto_frames);
+    assert_int_equal(info.last_pn, info_ref.last_pn);
+    assert_int_equal(contig, contig_ref);
+    assert_true(contig > 0);
+    assert_true(cache.valid);
+    assert_false(cache.is_server);
+    assert_int_equal(cache.dcid_len, dcid.len);
+    assert_memory_equal(cache.dcid, dcid.p, dcid.len);
+    assert_memory_equal(&cache.keys, &want, sizeof want);
+
+    /* A second datagram with the same DCID reuses the keys: spoil them
+     * and it no longer decrypts. */
+    cache.keys.key[0] ^= 1;
+    assert_int_equal(feed_cached(p, n, &dcid, false, &cache, &info, &contig), KP_RES_MALFORMED);
+    assert_int_equal(info.failed, 1);
+    cache.keys.key[0] ^= 1;
+    assert_int_equal(feed_cached(p, n, &dcid, false, &cache, &info, &contig), KP_RES_OK);
+
+    /* Another DCID derives new keys (which do not open this packet). */
+    assert_int_equal(feed_cached(p, n, &other, false, &cache, &info, &contig), KP_RES_MALFORMED);
+    assert_true(cache.valid);
+    assert_int_equal(cache.dcid_len, other.len);
+    assert_memory_equal(cache.dcid, other_b, sizeof other_b);
+    assert_memory_equal(&cache.keys, &want_other, sizeof want_other);
+    /* ... and back: the packet's own DCID again. */
+    assert_int_equal(feed_cached(p, n, NULL, false, &cache, &info, &contig), KP_RES_OK);
+    assert_memory_equal(&cache.keys, &want, sizeof want);
+
+    /* The other direction derives the server's keys. */
+    assert_int_equal(feed_cached(p, n, NULL, true, &cache, &info, &contig), KP_RES_MALFORMED);
+    assert_true(cache.is_server);
+    assert_memory_equal(&cache.keys, &want_server, sizeof want_server);
+    assert_int_equal(feed_cached(p, n, NULL, false, &cache, &info, &contig), KP_RES_OK);
+
+    /* Keys cached for another version are not taken for this one. */
+    cache.keys.version = KP_QUIC_V2;
+    cache.keys.key[0] ^= 1;
+    assert_int_equal(feed_cached(p, n, NULL, false, &cache, &info, &contig), KP_RES_OK);
+    assert_memory_equal(&cache.keys, &want, sizeof want);
+
+    /* A failed derivation leaves nothing to reuse. */
+    uint8_t big[21] = {0};
+    struct kp_rd too_long = kp_rd_make(big, sizeof big);
+    assert_int_equal(feed_cached(p, n, &too_long, false, &cache, &info, &contig),
+                     KP_RES_MALFORMED);
+    assert_false(cache.valid);
+    assert_int_equal(feed_cached(p, n, NULL, false, &cache, &info, &contig), KP_RES_OK);
+
+    kp_quic_key_cache_clear(&cache);
+    assert_false(cache.valid);
+    for (size_t i = 0; i < sizeof cache.keys.key; i++) {
+        assert_int_equal(cache.keys.key[i], 0);
+    }
+    kp_quic_key_cache_clear(NULL);
+    free(p);
 }
 
 static void check_rfc_server(const char *file, uint32_t version, uint8_t first)
@@ -1513,6 +1614,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_rfc9001_keys),
         cmocka_unit_test(test_rfc9001_client_initial),
+        cmocka_unit_test(test_key_cache),
         cmocka_unit_test(test_rfc9001_server_initial),
         cmocka_unit_test(test_rfc9001_retry),
         cmocka_unit_test(test_rfc9369_keys),
