@@ -216,15 +216,14 @@ void kp_engine_tick(struct kp_engine *eng)
 }
 
 /* Decode a frame and count it; false when there is nothing more to do. */
-static bool decode_counted(struct kp_engine *eng, int linktype, uint64_t ts_us,
-                           const uint8_t *data, size_t caplen, size_t wirelen, struct kp_pkt *pkt)
+static bool count_decoded(struct kp_engine *eng, enum kp_res r, uint64_t ts_us, size_t wirelen,
+                          const struct kp_pkt *pkt)
 {
     eng->st.packets++;
     eng->st.bytes += wirelen;
     if (ts_us > eng->now_us) {
         eng->now_us = ts_us;
     }
-    enum kp_res r = kp_decode(linktype, data, caplen, pkt);
     if (r == KP_RES_NOT_MINE) {
         eng->st.other++;
         return false;
@@ -250,6 +249,12 @@ static bool decode_counted(struct kp_engine *eng, int linktype, uint64_t ts_us,
         return false;
     }
     return true;
+}
+
+static bool decode_counted(struct kp_engine *eng, int linktype, uint64_t ts_us,
+                           const uint8_t *data, size_t caplen, size_t wirelen, struct kp_pkt *pkt)
+{
+    return count_decoded(eng, kp_decode(linktype, data, caplen, pkt), ts_us, wirelen, pkt);
 }
 
 static void process(struct kp_engine *eng, struct kp_flow *f, int dir, const struct kp_pkt *pkt,
@@ -291,6 +296,92 @@ KP_API int kp_engine_feed(struct kp_engine *eng, int linktype, uint64_t ts_us,
         kp_worker_flow_open(eng, f);
     }
     process(eng, f, dir, &pkt, wirelen);
+    return KP_OK;
+}
+
+/* How far ahead of the packet being processed the batch loop asks for a
+ * flow's hash bucket, and for the flow itself (once its bucket is in). */
+#define AHEAD_BUCKET 8
+#define AHEAD_FLOW 4
+
+struct ahead {
+    struct kp_pkt pkt;
+    struct kp_flow_key key;
+    uint32_t hash;
+    enum kp_res res;
+    bool flow;      /* a TCP or UDP packet, not a fragment: it has a flow */
+    bool src_is_a;
+};
+
+static void look_ahead(const struct kp_engine *eng, int linktype, const struct kp_frame *fr,
+                       struct ahead *a)
+{
+    a->res = kp_decode(linktype, fr->data, fr->caplen, &a->pkt);
+    a->flow = a->res == KP_RES_OK && !a->pkt.fragment &&
+              (a->pkt.proto == KP_PROTO_TCP || a->pkt.proto == KP_PROTO_UDP);
+    if (a->flow) {
+        a->src_is_a = kp_flow_key_make(&a->key, &a->pkt.src, a->pkt.sport, &a->pkt.dst,
+                                       a->pkt.dport, a->pkt.proto);
+        a->hash = kp_flow_table_hash(eng->flows, &a->key);
+        kp_flow_prefetch_bucket(eng->flows, a->hash);
+    }
+}
+
+/* kp_engine_feed on each frame in turn; meanwhile the flow-table memory of
+ * the frames ahead is brought into cache.  The frames are decoded once,
+ * a few ahead of the one being processed (decoding is pure: its result
+ * does not depend on what was processed before). */
+KP_API int kp_engine_feed_batch(struct kp_engine *eng, int linktype, const struct kp_frame *frames,
+                                size_t n)
+{
+    if (!kp_decode_linktype_ok(linktype)) {
+        return KP_ELINKTYPE;
+    }
+    if (frames == NULL && n > 0) {
+        return KP_EINVAL;
+    }
+    if (eng->workers != NULL) {
+        int rc = KP_OK;
+        for (size_t i = 0; i < n; i++) {
+            int r = kp_workers_feed(eng, linktype, frames[i].ts_us, frames[i].data,
+                                    frames[i].caplen, frames[i].wirelen);
+            rc = rc != KP_OK ? rc : r;
+        }
+        return rc;
+    }
+    struct ahead ring[AHEAD_BUCKET + 1];
+    size_t filled = 0;
+    for (; filled < n && filled < AHEAD_BUCKET; filled++) {
+        look_ahead(eng, linktype, &frames[filled], &ring[filled % (AHEAD_BUCKET + 1)]);
+    }
+    for (size_t i = 0; i < n; i++) {
+        if (filled < n) {
+            look_ahead(eng, linktype, &frames[filled], &ring[filled % (AHEAD_BUCKET + 1)]);
+            filled++;
+        }
+        if (i + AHEAD_FLOW < filled) {
+            const struct ahead *b = &ring[(i + AHEAD_FLOW) % (AHEAD_BUCKET + 1)];
+            if (b->flow) {
+                kp_flow_prefetch_flow(eng->flows, b->hash);
+            }
+        }
+        const struct kp_frame *fr = &frames[i];
+        struct ahead *a = &ring[i % (AHEAD_BUCKET + 1)];
+        if (!count_decoded(eng, a->res, fr->ts_us, fr->wirelen, &a->pkt)) {
+            continue;
+        }
+        int dir;
+        bool created;
+        if (eng->wctx == NULL) {
+            kp_engine_tick(eng);
+        }
+        struct kp_flow *f = kp_flow_lookup_key(eng->flows, &a->key, a->hash, a->src_is_a,
+                                               fr->ts_us, &dir, &created);
+        if (created && eng->wctx != NULL) {
+            kp_worker_flow_open(eng, f);
+        }
+        process(eng, f, dir, &a->pkt, fr->wirelen);
+    }
     return KP_OK;
 }
 

@@ -445,13 +445,38 @@ static void evict_one(struct kp_flow_table *t)
     remove_flow(t, victim, KP_FLOW_EVICTED);
 }
 
+uint32_t kp_flow_table_hash(const struct kp_flow_table *t, const struct kp_flow_key *k)
+{
+    return (uint32_t)kp_flow_hash(k, t->k0, t->k1);
+}
+
+void kp_flow_prefetch_bucket(const struct kp_flow_table *t, uint32_t h)
+{
+    __builtin_prefetch(&t->buckets[h & (t->nbuckets - 1)]);
+}
+
+void kp_flow_prefetch_flow(const struct kp_flow_table *t, uint32_t h)
+{
+    uint32_t i = t->buckets[h & (t->nbuckets - 1)];
+    if (i != 0) {
+        __builtin_prefetch(&t->flows[i - 1]);
+    }
+}
+
 struct kp_flow *kp_flow_lookup(struct kp_flow_table *t, const struct kp_addr *src,
                                uint16_t sport, const struct kp_addr *dst, uint16_t dport,
                                uint8_t proto, uint64_t now_us, int *dir, bool *created)
 {
     struct kp_flow_key k;
     bool src_is_a = kp_flow_key_make(&k, src, sport, dst, dport, proto);
-    uint32_t h = (uint32_t)kp_flow_hash(&k, t->k0, t->k1);
+    return kp_flow_lookup_key(t, &k, kp_flow_table_hash(t, &k), src_is_a, now_us, dir, created);
+}
+
+struct kp_flow *kp_flow_lookup_key(struct kp_flow_table *t, const struct kp_flow_key *kp,
+                                   uint32_t h, bool src_is_a, uint64_t now_us, int *dir,
+                                   bool *created)
+{
+    const struct kp_flow_key k = *kp;
     uint32_t b = h & (t->nbuckets - 1);
     for (uint32_t i = t->buckets[b]; i != 0; i = t->flows[i - 1].hnext) {
         struct kp_flow *f = &t->flows[i - 1];

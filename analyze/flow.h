@@ -96,6 +96,20 @@ struct kp_flow *kp_flow_lookup(struct kp_flow_table *t, const struct kp_addr *sr
                                uint16_t sport, const struct kp_addr *dst, uint16_t dport,
                                uint8_t proto, uint64_t now_us, int *dir, bool *created);
 
+/* kp_flow_lookup for a key from kp_flow_key_make (src_is_a is what it
+ * returned) and its kp_flow_table_hash. */
+struct kp_flow *kp_flow_lookup_key(struct kp_flow_table *t, const struct kp_flow_key *k,
+                                   uint32_t h, bool src_is_a, uint64_t now_us, int *dir,
+                                   bool *created);
+uint32_t kp_flow_table_hash(const struct kp_flow_table *t, const struct kp_flow_key *k);
+
+/* Hints for a lookup to come (they change nothing): start loading the
+ * hash bucket of h, and, once that has arrived, the first flow in it.  A
+ * caller that knows its next packets issues the first a few packets ahead
+ * and the second about half as far, so that the lookup finds both in cache. */
+void kp_flow_prefetch_bucket(const struct kp_flow_table *t, uint32_t h);
+void kp_flow_prefetch_flow(const struct kp_flow_table *t, uint32_t h);
+
 /* Build the canonical key of a packet's flow; returns whether the sender
  * is key.a. */
 bool kp_flow_key_make(struct kp_flow_key *k, const struct kp_addr *src, uint16_t sport,

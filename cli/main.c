@@ -97,10 +97,6 @@ static void usage(FILE *fp)
           fp);
 }
 
-/* Live: events the workers have ready are written even when no packet
- * comes. */
-static void on_capture_idle(void *user) { kp_engine_poll(user); }
-
 static void die_usage(const char *msg)
 {
     fprintf(stderr, "keyprov: %s (try keyprov --help)\n", msg);
@@ -334,6 +330,13 @@ static void on_event(const struct kp_event *ev, void *user)
     }
 }
 
+/* With one analysis thread, frames are copied out of libpcap's buffer and
+ * fed BATCH_FRAMES at a time (kp_engine_feed_batch fetches the flow-table
+ * memory of the frames ahead).  With workers the dispatcher copies each
+ * frame once into a worker's ring anyway: no batch. */
+#define BATCH_FRAMES 32
+#define BATCH_BYTES (256u * 1024u)
+
 struct feed_ctx {
     struct kp_engine *eng;
     int linktype;
@@ -341,7 +344,52 @@ struct feed_ctx {
     struct kp_capture *cap;
     uint64_t packets, bytes;
     double start, last_draw;
+    uint8_t *arena;           /* NULL: no batching */
+    size_t arena_used, nbatch;
+    struct kp_frame batch[BATCH_FRAMES];
 };
+
+static void flush_batch(struct feed_ctx *f)
+{
+    if (f->nbatch > 0) {
+        (void)kp_engine_feed_batch(f->eng, f->linktype, f->batch, f->nbatch);
+        f->nbatch = 0;
+        f->arena_used = 0;
+    }
+}
+
+static void feed(struct feed_ctx *f, uint64_t ts_us, const uint8_t *data, size_t caplen,
+                 size_t wirelen)
+{
+    if (f->arena == NULL || caplen > BATCH_BYTES) {
+        flush_batch(f);
+        (void)kp_engine_feed(f->eng, f->linktype, ts_us, data, caplen, wirelen);
+        return;
+    }
+    if (caplen > BATCH_BYTES - f->arena_used) {
+        flush_batch(f);
+    }
+    uint8_t *copy = f->arena + f->arena_used;
+    memcpy(copy, data, caplen);
+    f->arena_used += (caplen + 63u) & ~(size_t)63u; /* each frame on its own cache lines */
+    if (f->arena_used > BATCH_BYTES) {
+        f->arena_used = BATCH_BYTES;
+    }
+    f->batch[f->nbatch++] = (struct kp_frame){ts_us, copy, caplen, wirelen};
+    if (f->nbatch == BATCH_FRAMES) {
+        flush_batch(f);
+    }
+}
+
+/* Live: events the workers have ready are written even when no packet
+ * comes; frames waiting in a batch are analysed at the end of each
+ * kernel buffer. */
+static void on_capture_idle(void *user)
+{
+    struct feed_ctx *f = user;
+    flush_batch(f);
+    kp_engine_poll(f->eng);
+}
 
 static double now_s(void)
 {
@@ -370,7 +418,7 @@ static void on_packet(uint64_t ts_us, const uint8_t *data, size_t caplen, size_t
                       void *user)
 {
     struct feed_ctx *f = user;
-    (void)kp_engine_feed(f->eng, f->linktype, ts_us, data, caplen, wirelen);
+    feed(f, ts_us, data, caplen, wirelen);
     f->packets++;
     f->bytes += wirelen;
     /* look at the clock only every 4096 packets: no syscall per packet */
@@ -804,11 +852,17 @@ int main(int argc, char **argv)
     signal(SIGPIPE, SIG_IGN);
 
     struct feed_ctx fc = {.eng = eng, .linktype = lt, .cap = cap};
-    kp_capture_on_idle(cap, on_capture_idle, eng);
+    if (cfg.workers == 1) {
+        fc.arena = malloc(BATCH_BYTES); /* without it, frames go one at a time */
+    }
+    kp_capture_on_idle(cap, on_capture_idle, &fc);
     fc.progress = !cli.quiet && copt.file != NULL && isatty(STDERR_FILENO);
     fc.start = fc.last_draw = now_s();
     char cap_err[512] = "";
     enum kp_capture_end end = kp_capture_run(cap, count, on_packet, &fc, cap_err, sizeof(cap_err));
+    flush_batch(&fc);
+    free(fc.arena);
+    fc.arena = NULL;
     if (fc.progress && fc.last_draw > fc.start) {
         fputs("\r\033[K", stderr); /* clear the progress line */
     }

