@@ -281,22 +281,45 @@ KP_API int kp_engine_feed(struct kp_engine *eng, int linktype, uint64_t ts_us,
     if (eng->workers != NULL) {
         return kp_workers_feed(eng, linktype, ts_us, data, caplen, wirelen);
     }
-    struct kp_pkt pkt;
-    if (!decode_counted(eng, linktype, ts_us, data, caplen, wirelen, &pkt)) {
-        return KP_OK;
+    kp_engine_feed_hashed(eng, linktype, ts_us, data, caplen, wirelen, false, 0);
+    return KP_OK;
+}
+
+void kp_engine_feed_decoded(struct kp_engine *eng, enum kp_res r, const struct kp_pkt *pkt,
+                            uint64_t ts_us, size_t wirelen, const struct kp_flow_key *key,
+                            uint32_t hash, bool src_is_a)
+{
+    if (!count_decoded(eng, r, ts_us, wirelen, pkt)) {
+        return;
     }
     int dir;
     bool created;
     if (eng->wctx == NULL) {
         kp_engine_tick(eng); /* a worker is told when to sweep */
     }
-    struct kp_flow *f = kp_flow_lookup(eng->flows, &pkt.src, pkt.sport, &pkt.dst, pkt.dport,
-                                       pkt.proto, ts_us, &dir, &created);
+    struct kp_flow *f = kp_flow_lookup_key(eng->flows, key, hash, src_is_a, ts_us, &dir, &created);
     if (created && eng->wctx != NULL) {
         kp_worker_flow_open(eng, f);
     }
-    process(eng, f, dir, &pkt, wirelen);
-    return KP_OK;
+    process(eng, f, dir, pkt, wirelen);
+}
+
+void kp_engine_feed_hashed(struct kp_engine *eng, int linktype, uint64_t ts_us,
+                           const uint8_t *data, size_t caplen, size_t wirelen, bool have_hash,
+                           uint32_t hash)
+{
+    struct kp_pkt pkt;
+    struct kp_flow_key key;
+    enum kp_res r = kp_decode(linktype, data, caplen, &pkt);
+    bool src_is_a = false;
+    if (r == KP_RES_OK && !pkt.fragment &&
+        (pkt.proto == KP_PROTO_TCP || pkt.proto == KP_PROTO_UDP)) {
+        src_is_a = kp_flow_key_make(&key, &pkt.src, pkt.sport, &pkt.dst, pkt.dport, pkt.proto);
+        if (!have_hash) {
+            hash = kp_flow_table_hash(eng->flows, &key);
+        }
+    }
+    kp_engine_feed_decoded(eng, r, &pkt, ts_us, wirelen, &key, hash, src_is_a);
 }
 
 /* How far ahead of the packet being processed the batch loop asks for a
@@ -317,6 +340,8 @@ static void look_ahead(const struct kp_engine *eng, int linktype, const struct k
                        struct ahead *a)
 {
     a->res = kp_decode(linktype, fr->data, fr->caplen, &a->pkt);
+    a->hash = 0;
+    a->src_is_a = false;
     a->flow = a->res == KP_RES_OK && !a->pkt.fragment &&
               (a->pkt.proto == KP_PROTO_TCP || a->pkt.proto == KP_PROTO_UDP);
     if (a->flow) {
@@ -366,21 +391,9 @@ KP_API int kp_engine_feed_batch(struct kp_engine *eng, int linktype, const struc
             }
         }
         const struct kp_frame *fr = &frames[i];
-        struct ahead *a = &ring[i % (AHEAD_BUCKET + 1)];
-        if (!count_decoded(eng, a->res, fr->ts_us, fr->wirelen, &a->pkt)) {
-            continue;
-        }
-        int dir;
-        bool created;
-        if (eng->wctx == NULL) {
-            kp_engine_tick(eng);
-        }
-        struct kp_flow *f = kp_flow_lookup_key(eng->flows, &a->key, a->hash, a->src_is_a,
-                                               fr->ts_us, &dir, &created);
-        if (created && eng->wctx != NULL) {
-            kp_worker_flow_open(eng, f);
-        }
-        process(eng, f, dir, &a->pkt, fr->wirelen);
+        const struct ahead *a = &ring[i % (AHEAD_BUCKET + 1)];
+        kp_engine_feed_decoded(eng, a->res, &a->pkt, fr->ts_us, fr->wirelen, &a->key, a->hash,
+                               a->src_is_a);
     }
     return KP_OK;
 }

@@ -257,6 +257,20 @@ enum kp_app_kind { KP_APP_NONE = 0, KP_APP_TLS = 1, KP_APP_UDP = 2 };
  * sweep. */
 void kp_engine_tick(struct kp_engine *eng);
 
+/* The packet path once a frame is decoded (kp_decode's result r and pkt):
+ * count it and, for a TCP or UDP packet that is not a fragment, find its
+ * flow by key (from kp_flow_key_make, src_is_a its result) and hash (the
+ * table's kp_flow_table_hash of key) and analyse it.  key, hash and
+ * src_is_a are ignored for other frames. */
+void kp_engine_feed_decoded(struct kp_engine *eng, enum kp_res r, const struct kp_pkt *pkt,
+                            uint64_t ts_us, size_t wirelen, const struct kp_flow_key *key,
+                            uint32_t hash, bool src_is_a);
+/* kp_engine_feed without workers, with the flow's hash when the caller
+ * knows it already (have_hash). */
+void kp_engine_feed_hashed(struct kp_engine *eng, int linktype, uint64_t ts_us,
+                           const uint8_t *data, size_t caplen, size_t wirelen, bool have_hash,
+                           uint32_t hash);
+
 /* kp_geo_lookup_addr through the engine's cache (zeroed out if there is no
  * geolocation database). */
 void kp_engine_geo(struct kp_engine *eng, const struct kp_addr *a, struct kp_geo_info *out);

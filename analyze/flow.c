@@ -101,6 +101,12 @@ static uint64_t mix64(uint64_t x)
     return x ^ (x >> 31);
 }
 
+void kp_flow_table_set_keys(struct kp_flow_table *t, uint64_t k0, uint64_t k1)
+{
+    t->k0 = k0;
+    t->k1 = k1;
+}
+
 void kp_flow_table_keys(const struct kp_flow_table *t, uint64_t *k0, uint64_t *k1)
 {
     *k0 = t->k0;

@@ -142,6 +142,9 @@ uint64_t kp_siphash13(const uint8_t *in, size_t len, uint64_t k0, uint64_t k1);
 
 /* The table's (seed-derived) hash keys, for other keyed hashes. */
 void kp_flow_table_keys(const struct kp_flow_table *t, uint64_t *k0, uint64_t *k1);
+/* Replace them (only while the table is empty): workers share the
+ * dispatcher's keys, so that it hashes each frame's flow once for all. */
+void kp_flow_table_set_keys(struct kp_flow_table *t, uint64_t k0, uint64_t k1);
 
 /* Keyed 64-bit hash of a canonical key (SipHash-1-3 with a 128-bit key). */
 uint64_t kp_flow_hash(const struct kp_flow_key *k, uint64_t k0, uint64_t k1);

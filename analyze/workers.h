@@ -1,8 +1,11 @@
-/* Flow-affine worker threads behind one engine (kp_config.workers > 1).
+/* Flow-affine workers behind one engine (kp_config.workers > 1).
  *
  * The engine the caller holds becomes the dispatcher and the delivery
- * stage: kp_engine_feed() decodes just enough of a frame to hash its
- * flow's canonical key and copies the frame into that worker's ring.  Each
+ * stage: kp_engine_feed() decodes a frame and hashes its flow's canonical
+ * key.  Worker 0 runs in the calling thread and analyses its frames from
+ * that decoding; a frame of another worker's flow is copied into that
+ * worker thread's ring, with the hash (all workers' flow tables use the
+ * dispatcher's hash keys, so a frame is hashed once).  Each
  * worker is an ordinary engine in "worker" mode: it analyses its flows and,
  * instead of delivering events, writes records (key, media, SDP
  * expectation, anomaly, flow, flow opened/closed) tagged with the sequence
@@ -38,8 +41,8 @@ enum kp_rec_type {
     KP_REC_CLOSE  /* a flow left it */
 };
 
-/* Start n worker threads for engine eng (the caller's).  KP_OK or an error
- * with a message in err. */
+/* Start n workers (n-1 threads) for engine eng (the caller's).  KP_OK or
+ * an error with a message in err. */
 int kp_workers_start(struct kp_engine *eng, unsigned n, char *err, size_t errlen);
 
 /* kp_engine_feed with workers. */

@@ -134,13 +134,16 @@ struct kp_config {
     int report_flows;           /* nonzero: a KP_EV_FLOW event for every TCP/UDP flow when it
                                    leaves the flow table */
     unsigned workers;           /* 0 or 1: analyse in the thread that calls kp_engine_feed.
-                                   N > 1: N flow-affine worker threads (packets go to the
-                                   worker of their flow's hash); events are still delivered in
+                                   N > 1: N flow-affine workers, the calling thread and N-1
+                                   threads (packets go to the worker of their flow's hash;
+                                   the calling thread takes a smaller share); events are
+                                   still delivered in
                                    the calling thread, during kp_engine_feed, kp_engine_poll
                                    or kp_engine_finish, and are the same, in the same order,
                                    as with one worker, unless the flow table fills or
                                    mem_limit is reached (max_flows and mem_limit are divided
-                                   among the workers).  Not with kp_engine_feed_flow. */
+                                   among the workers in proportion to their shares).  Not
+                                   with kp_engine_feed_flow. */
 };
 
 KP_API void kp_config_init(struct kp_config *cfg);
