@@ -58,7 +58,7 @@ static void flow_release(struct kp_flow *f, enum kp_flow_release why, void *user
      * eviction never loses a key record. */
     if (f->app_kind == KP_APP_TLS) {
         kp_tls_flow_release(eng, f);
-    } else if (f->app_kind == KP_APP_UDP) {
+    } else if (f->app_kind == KP_APP_UDP || f->app_kind == KP_APP_MEDIA) {
         kp_udp_flow_release(eng, f);
     }
     if (eng->cfg.report_flows && (eng->cfg.on_event != NULL || eng->wctx != NULL)) {

@@ -251,7 +251,12 @@ struct kp_engine {
 
 /* Per-flow analysis state, allocated when a flow may carry a handshake and
  * freed as soon as the analysis of the flow is over. */
-enum kp_app_kind { KP_APP_NONE = 0, KP_APP_TLS = 1, KP_APP_UDP = 2 };
+enum kp_app_kind {
+    KP_APP_NONE = 0,
+    KP_APP_TLS = 1,   /* struct kp_tls_app (tls_flow.c) */
+    KP_APP_UDP = 2,   /* struct kp_udp_app (udp_flow.c) */
+    KP_APP_MEDIA = 3  /* a bypassed media flow's summary (udp_flow.c) */
+};
 
 /* Expire idle flows if the capture's time crossed a tick since the last
  * sweep. */

@@ -835,15 +835,47 @@ static void sip_datagram(struct kp_engine *eng, struct kp_flow *f, int dir, cons
     kp_sip_flow_message(eng, f, dir, &msg, false);
 }
 
+/* What a media flow keeps once it is bypassed: exactly what its media
+ * event (at the flow's end) is made of, 32 bytes instead of the 464-byte
+ * analysis state, so that a bypassed call-media flow costs its flow entry
+ * and this. */
+struct media_summary {
+    uint64_t first_media_us;
+    const char *relay_service; /* static rule text or NULL */
+    uint32_t ssrc;
+    uint32_t seen;             /* SEEN_* bits */
+    int8_t zoom_server_dir;
+    uint8_t zoom_media;        /* Zoom media packets were seen */
+    uint8_t srtcp, dtls_keyed;
+    uint8_t is_rtp, rtp_pt, ssrc_count;
+};
+
+static void summarize(const struct kp_udp_app *app, struct media_summary *sum)
+{
+    const struct media_state *ms = &app->media;
+    memset(sum, 0, sizeof(*sum));
+    sum->first_media_us = ms->first_media_us;
+    sum->relay_service = app->turn.svc;
+    sum->ssrc = ms->track.rtp_ssrc;
+    sum->seen = app->seen;
+    sum->zoom_server_dir = ms->zoom_server_dir;
+    sum->zoom_media = ms->zoom_media > 0;
+    sum->srtcp = ms->track.is_srtcp;
+    sum->dtls_keyed = app->emitted_dtls;
+    sum->is_rtp = ms->track.is_rtp;
+    sum->rtp_pt = ms->track.rtp_pt;
+    for (size_t i = 0; i < KP_RTP_TRACK_SLOTS; i++) {
+        sum->ssrc_count = (uint8_t)(sum->ssrc_count + (ms->track.slot[i].used ? 1 : 0));
+    }
+}
+
 /* The media record of a flow, at its end.  What depends on other flows
  * (the SDP that announced it, the key exchange it belongs to) is resolved
  * by kp_engine_emit_media(). */
-static void emit_media(struct kp_engine *eng, struct kp_flow *f)
+static void emit_media(struct kp_engine *eng, struct kp_flow *f, const struct media_summary *ms)
 {
-    struct kp_udp_app *app = f->app;
-    struct media_state *ms = &app->media;
-    bool zoom = (app->seen & SEEN_ZOOM) && ms->zoom_media > 0;
-    bool rtp = (app->seen & SEEN_RTP) != 0;
+    bool zoom = (ms->seen & SEEN_ZOOM) && ms->zoom_media;
+    bool rtp = (ms->seen & SEEN_RTP) != 0;
     if (!zoom && !rtp) {
         return;
     }
@@ -869,15 +901,13 @@ static void emit_media(struct kp_engine *eng, struct kp_flow *f)
         m.client = m.ep[1 - sdir];
         m.client_port = m.ep_port[1 - sdir];
     }
-    m.srtcp = ms->track.is_srtcp;
-    m.dtls_keyed = app->emitted_dtls;
-    m.relay_service = app->turn.svc;
-    m.stun_or_dtls = (app->seen & (SEEN_STUN | SEEN_DTLS)) != 0;
-    m.ssrc = ms->track.rtp_ssrc;
-    m.payload_type = ms->track.is_rtp ? ms->track.rtp_pt : -1;
-    for (size_t i = 0; i < KP_RTP_TRACK_SLOTS; i++) {
-        m.ssrc_count += ms->track.slot[i].used ? 1 : 0;
-    }
+    m.srtcp = ms->srtcp;
+    m.dtls_keyed = ms->dtls_keyed;
+    m.relay_service = ms->relay_service;
+    m.stun_or_dtls = (ms->seen & (SEEN_STUN | SEEN_DTLS)) != 0;
+    m.ssrc = ms->ssrc;
+    m.payload_type = ms->is_rtp ? ms->rtp_pt : -1;
+    m.ssrc_count = ms->ssrc_count;
     kp_engine_emit_media(eng, &m);
 }
 
@@ -970,10 +1000,19 @@ void kp_udp_flow_packet(struct kp_engine *eng, struct kp_flow *f, int dir,
     if (app->inspected >= KP_UDP_INSPECT && !worth_keeping(app)) {
         note_seen(f, app);
         emit_dtls(eng, f);
+        struct media_summary *sum = NULL;
         if (app->seen & (SEEN_ZOOM | SEEN_RTP)) {
-            /* a media flow: stop looking, keep only the small record the
-             * media event is made of at the flow's end */
-            free_dtls(eng, app);
+            /* a media flow: stop looking, keep only what the media event
+             * is made of at the flow's end */
+            sum = kp_engine_alloc(eng, sizeof(*sum));
+        }
+        if (sum != NULL) {
+            summarize(app, sum);
+            free_app(eng, f);
+            f->app = sum;
+            f->app_kind = KP_APP_MEDIA;
+        } else if (app->seen & (SEEN_ZOOM | SEEN_RTP)) {
+            free_dtls(eng, app); /* no memory for the summary: keep the state */
             free_quic(eng, app);
         } else {
             free_app(eng, f);
@@ -984,11 +1023,20 @@ void kp_udp_flow_packet(struct kp_engine *eng, struct kp_flow *f, int dir,
 
 void kp_udp_flow_release(struct kp_engine *eng, struct kp_flow *f)
 {
+    if (f->app_kind == KP_APP_MEDIA) {
+        emit_media(eng, f, f->app);
+        kp_engine_free_state(eng, f->app, sizeof(struct media_summary));
+        f->app = NULL;
+        f->app_kind = KP_APP_NONE;
+        return;
+    }
     struct kp_udp_app *app = f->app;
     if (app != NULL) {
         note_seen(f, app);
         emit_dtls(eng, f);
-        emit_media(eng, f);
+        struct media_summary sum;
+        summarize(app, &sum);
+        emit_media(eng, f, &sum);
     }
     free_app(eng, f);
 }

@@ -178,6 +178,85 @@ static void test_feed_batch(void **state)
     kp_engine_free(eng);
 }
 
+static void on_media_json(const struct kp_event *ev, void *user)
+{
+    int *media = user;
+    if (kp_event_type(ev) == KP_EV_MEDIA) {
+        char line[16384];
+        size_t n = kp_event_json(ev, line, sizeof(line));
+        assert_true(n < sizeof(line));
+        /* the event still says what the analysis found, from the summary */
+        assert_non_null(strstr(line, "\"payload_type\":0"));
+        (*media)++;
+    }
+}
+
+/* An Ethernet/IPv4/UDP frame carrying an RTP packet (RFC 3550 5.1, payload
+ * type 0, 160 bytes of audio) of flow i. */
+static size_t rtp_frame(uint8_t *f, uint32_t i, uint16_t seq)
+{
+    memset(f, 0, 14 + 20 + 8 + 12 + 160);
+    f[12] = 0x08;
+    uint8_t *ip = f + 14;
+    ip[0] = 0x45;
+    ip[2] = (20 + 8 + 12 + 160) >> 8, ip[3] = (20 + 8 + 12 + 160) & 0xff;
+    ip[8] = 64, ip[9] = 17;
+    ip[12] = 10, ip[13] = (uint8_t)(i >> 16), ip[14] = (uint8_t)(i >> 8), ip[15] = (uint8_t)i;
+    ip[16] = 192, ip[17] = 0, ip[18] = 2, ip[19] = 7;
+    uint8_t *udp = ip + 20;
+    udp[0] = 0x9c, udp[1] = 0x40;                   /* 40000 */
+    udp[2] = 0x4e, udp[3] = 0x20 + (uint8_t)(i & 7); /* 20000 + i % 8 */
+    udp[4] = 0, udp[5] = 8 + 12 + 160;
+    uint8_t *rtp = udp + 8;
+    rtp[0] = 0x80, rtp[1] = 0;
+    rtp[2] = (uint8_t)(seq >> 8), rtp[3] = (uint8_t)seq;
+    uint32_t ts = (uint32_t)seq * 160u, ssrc = 0x1000u + i;
+    rtp[4] = (uint8_t)(ts >> 24), rtp[5] = (uint8_t)(ts >> 16), rtp[6] = (uint8_t)(ts >> 8),
+    rtp[7] = (uint8_t)ts;
+    rtp[8] = (uint8_t)(ssrc >> 24), rtp[9] = (uint8_t)(ssrc >> 16), rtp[10] = (uint8_t)(ssrc >> 8),
+    rtp[11] = (uint8_t)ssrc;
+    return 14 + 20 + 8 + 12 + 160;
+}
+
+/* Once a call-media flow is classified and bypassed it keeps only what its
+ * media event is made of (issue #6: at most 256 bytes per bypassed flow,
+ * 128 of them the flow entry): 20 000 concurrent RTP flows hold at most
+ * 64 bytes of analysis state each, and every one still gets its event. */
+static void test_bypassed_media_flow_cost(void **state)
+{
+    (void)state;
+    enum { FLOWS = 20000, PKTS = 80 };
+    int media = 0;
+    struct kp_config cfg;
+    kp_config_init(&cfg);
+    cfg.on_event = on_media_json;
+    cfg.user = &media;
+    cfg.report_all = 1;
+    struct kp_engine *eng;
+    char err[256];
+    assert_int_equal(kp_engine_new(&eng, &cfg, err, sizeof(err)), KP_OK);
+    uint8_t f[256];
+    uint64_t t = 1767225600000000ull;
+    for (uint32_t i = 0; i < FLOWS; i++) {
+        for (uint16_t k = 0; k < PKTS; k++) {
+            size_t n = rtp_frame(f, i, (uint16_t)(1000 + k));
+            assert_int_equal(kp_engine_feed(eng, 1, t++, f, n, n), KP_OK);
+        }
+    }
+    struct kp_stats st = KP_STATS_INIT;
+    kp_engine_stats(eng, &st);
+    assert_int_equal(st.flows_active, FLOWS);
+    assert_int_equal(st.mem_limited, 0);
+    assert_true(st.mem_used > 0);
+    assert_true(st.mem_used <= (uint64_t)FLOWS * 64);
+    kp_engine_finish(eng);
+    kp_engine_stats(eng, &st);
+    assert_int_equal(st.mem_used, 0);
+    assert_int_equal(st.media_flows, FLOWS);
+    assert_int_equal(media, FLOWS);
+    kp_engine_free(eng);
+}
+
 static void test_citizenlab_events(void **state)
 {
     (void)state;
@@ -408,6 +487,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_citizenlab_events),
         cmocka_unit_test(test_feed_batch),
+        cmocka_unit_test(test_bypassed_media_flow_cost),
         cmocka_unit_test(test_eviction_keeps_records),
         cmocka_unit_test(test_host_owned_flows),
         cmocka_unit_test(test_memory_budget),
