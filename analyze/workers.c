@@ -87,6 +87,11 @@ struct kp_worker {
     struct kp_rec *out_head, *out_tail;
     uint64_t done_msgs, done_seq;
     uint8_t done_phase;
+    /* within message done_seq (a tick or the final flush releasing many
+     * flows): released up to this flow, in canonical order; all of it
+     * when done_msgs counts the message */
+    uint64_t done_first_us;
+    struct kp_flow_key done_key;
     int exited;
     struct kp_stats st;
     /* the worker's own */
@@ -95,6 +100,11 @@ struct kp_worker {
     uint64_t cur_seq, cur_now;
     uint8_t cur_phase;
     const struct kp_flow *cur_flow;
+    unsigned released; /* flows released since the last publication */
+    uint64_t produced; /* records made */
+    _Atomic uint64_t delivered; /* of them, delivered (written by the dispatcher) */
+    int in_message;    /* in_caller: handling a message (drain must not
+                          publish it as done) */
 };
 
 struct addr_slot {
@@ -103,6 +113,7 @@ struct addr_slot {
 };
 
 struct kp_workers {
+    struct kp_engine *eng; /* the dispatcher and delivery stage */
     unsigned n;
     uint64_t share_sum;   /* CALLER_SHARE + (n - 1) * THREAD_SHARE */
     struct kp_worker *w;
@@ -137,6 +148,7 @@ void kp_worker_put(struct kp_engine *eng, enum kp_rec_type type, const void *bod
         r->key = w->cur_flow->key;
     }
     memcpy(r->body, body, len);
+    w->produced++;
     if (w->loc_tail != NULL) {
         w->loc_tail->next = r;
     } else {
@@ -150,11 +162,52 @@ void kp_worker_flow_release_begin(struct kp_engine *eng, const struct kp_flow *f
     eng->wctx->cur_flow = f;
 }
 
+/* Flows released in one message between two publications: a sweep of
+ * many idle flows, or the final flush of a million, would otherwise hold
+ * every record in memory until it ends. */
+#define RELEASE_PUBLISH 256
+
+static void publish_at(struct kp_worker *w, const struct kp_flow *mid_flow);
+static bool drain(struct kp_engine *eng);
+static void pause_briefly(void);
+
+/* Records a worker may have made and not yet seen delivered: a worker
+ * that releases flows faster than the calling thread can deliver their
+ * records (the final flush of a million handshakes) waits, rather than
+ * holding them all in memory.  The worker furthest behind in the merge
+ * order always has its records deliverable, so some worker always
+ * progresses. */
+#define MAX_UNDELIVERED 4096
+
+static void wait_for_delivery(struct kp_worker *w)
+{
+    while (w->produced - atomic_load_explicit(&w->delivered, memory_order_acquire) >
+           MAX_UNDELIVERED) {
+        if (w->in_caller) {
+            drain(w->ws->eng); /* the delivery stage is this thread */
+        }
+        if (w->produced - atomic_load_explicit(&w->delivered, memory_order_acquire) >
+            MAX_UNDELIVERED) {
+            pause_briefly();
+        }
+    }
+}
+
 void kp_worker_flow_release_end(struct kp_engine *eng, const struct kp_flow *f)
 {
+    struct kp_worker *w = eng->wctx;
     struct ends_body e = {.a = f->key.a, .b = f->key.b};
     kp_worker_put(eng, KP_REC_CLOSE, &e, sizeof(e));
-    eng->wctx->cur_flow = NULL;
+    w->cur_flow = NULL;
+    if (w->cur_phase != PH_PACKET && ++w->released >= RELEASE_PUBLISH) {
+        w->released = 0;
+        publish_at(w, f);
+        if (w->in_caller) {
+            drain(w->ws->eng); /* deliver meanwhile (the delivery stage is
+                                  this thread, and not in this engine) */
+        }
+        wait_for_delivery(w);
+    }
 }
 
 void kp_worker_flow_open(struct kp_engine *eng, const struct kp_flow *f)
@@ -177,7 +230,10 @@ void kp_worker_expect(struct kp_engine *eng, const struct kp_addr *a, uint16_t p
 
 /* ---- the worker thread --------------------------------------------------- */
 
-static void publish(struct kp_worker *w)
+/* Hand the worker's records to the dispatcher.  mid_flow: in the middle of
+ * a message (a sweep or the final flush), right after releasing that flow:
+ * the records of every flow before it in canonical order are out. */
+static void publish_at(struct kp_worker *w, const struct kp_flow *mid_flow)
 {
     struct kp_stats st = KP_STATS_INIT;
     kp_engine_stats(w->eng, &st);
@@ -191,12 +247,21 @@ static void publish(struct kp_worker *w)
         w->out_tail = w->loc_tail;
         w->loc_head = w->loc_tail = NULL;
     }
-    w->done_msgs = w->msgs;
+    w->done_msgs = mid_flow != NULL ? w->msgs - 1 : w->msgs;
     w->done_seq = w->cur_seq;
     w->done_phase = w->cur_phase;
+    if (mid_flow != NULL) {
+        w->done_first_us = mid_flow->first_us;
+        w->done_key = mid_flow->key;
+    } else {
+        w->done_first_us = UINT64_MAX;
+        memset(&w->done_key, 0xff, sizeof(w->done_key));
+    }
     w->st = st;
     pthread_mutex_unlock(&w->mu);
 }
+
+static void publish(struct kp_worker *w) { publish_at(w, NULL); }
 
 /* Handle one message (a frame's bytes at data); false when the worker is
  * to end. */
@@ -436,13 +501,15 @@ static bool drain(struct kp_engine *eng)
     for (unsigned i = 0; i < ws->n; i++) {
         wake(&ws->w[i]); /* frames below WAKE_BYTES may be waiting */
     }
-    uint64_t safe_seq = UINT64_MAX;
-    uint8_t safe_phase = UINT8_MAX;
+    /* the point no worker that is behind can still precede: a record
+     * placed (seq, phase, first_us, key) as rec_cmp orders them */
+    struct kp_rec safe;
+    memset(&safe, 0xff, sizeof(safe));
     bool all_exited = true;
     for (unsigned i = 0; i < ws->n; i++) {
         struct kp_worker *w = &ws->w[i];
-        if (w->in_caller) {
-            publish(w); /* always caught up: only its records to collect */
+        if (w->in_caller && !w->in_message) {
+            publish(w); /* caught up: only its records to collect */
         }
         pthread_mutex_lock(&w->mu);
         if (w->out_head != NULL) {
@@ -455,13 +522,16 @@ static bool drain(struct kp_engine *eng)
             w->out_head = w->out_tail = NULL;
         }
         bool caught_up = w->done_msgs == w->sent_msgs;
-        uint64_t ds = w->done_seq;
-        uint8_t dp = w->done_phase;
+        struct kp_rec done;
+        memset(&done, 0, sizeof(done));
+        done.seq = w->done_seq;
+        done.phase = w->done_phase;
+        done.first_us = w->done_first_us;
+        done.key = w->done_key;
         all_exited = all_exited && (w->exited || !w->started);
         pthread_mutex_unlock(&w->mu);
-        if (!caught_up && (ds < safe_seq || (ds == safe_seq && dp < safe_phase))) {
-            safe_seq = ds;
-            safe_phase = dp;
+        if (!caught_up && rec_cmp(&done, &safe) < 0) {
+            safe = done;
         }
     }
     for (;;) {
@@ -476,7 +546,7 @@ static bool drain(struct kp_engine *eng)
             break;
         }
         struct kp_rec *r = best->pend_head;
-        if (r->seq > safe_seq || (r->seq == safe_seq && r->phase > safe_phase)) {
+        if (rec_cmp(r, &safe) > 0) {
             break;
         }
         best->pend_head = r->next;
@@ -484,6 +554,7 @@ static bool drain(struct kp_engine *eng)
             best->pend_tail = NULL;
         }
         deliver(eng, r);
+        atomic_fetch_add_explicit(&best->delivered, 1, memory_order_release);
         free(r);
     }
     return all_exited;
@@ -511,7 +582,9 @@ static void put_msg(struct kp_engine *eng, struct kp_worker *w, const struct msg
 {
     if (w->in_caller) {
         w->sent_msgs++;
-        (void)handle(w, m, data); /* the frame is analysed here and now */
+        w->in_message = 1;
+        (void)handle(w, m, data); /* analysed here and now */
+        w->in_message = 0;
         return;
     }
     uint32_t len = (uint32_t)((sizeof(*m) + m->caplen + 7) & ~(size_t)7);
@@ -595,7 +668,10 @@ int kp_workers_feed(struct kp_engine *eng, int linktype, uint64_t ts_us, const u
         /* the sweep a single engine would run before this frame (engine.c
          * kp_engine_tick) */
         m.type = MSG_TICK;
-        for (unsigned i = 0; i < ws->n; i++) {
+        /* worker 0 (this thread) last: while it sweeps it delivers, and
+         * the others must have the tick by then, or they would count as
+         * caught up and their releases could come out of order */
+        for (unsigned i = ws->n; i-- > 0;) {
             put_msg(eng, &ws->w[i], &m, NULL);
         }
         ws->next_sweep_us = (eng->now_us / ws->grain_us + 1) * ws->grain_us;
@@ -637,7 +713,7 @@ static void stop_all(struct kp_engine *eng, uint8_t type)
     m.type = type;
     m.seq = ws->seq + 1;
     m.now_us = eng->now_us;
-    for (unsigned i = 0; i < ws->n; i++) {
+    for (unsigned i = ws->n; i-- > 0;) { /* worker 0 last, as for ticks */
         if (ws->w[i].started || ws->w[i].in_caller) {
             put_msg(eng, &ws->w[i], &m, NULL);
         }
@@ -732,6 +808,7 @@ int kp_workers_start(struct kp_engine *eng, unsigned n, char *err, size_t errlen
         return KP_ENOMEM;
     }
     eng->workers = ws;
+    ws->eng = eng;
     ws->n = n;
     ws->share_sum = CALLER_SHARE + (uint64_t)(n - 1) * THREAD_SHARE;
     ws->grain_us = kp_flow_table_grain(eng->flows);

@@ -75,7 +75,8 @@ CAPS = {
     'syn-workers': (64, 128),  # 42 / -- with -j 2: each new and evicted flow is a record in
                                # flight to the delivery stage, bounded by the 2 MiB rings
     'tls': (32, 64),           # 16.6 / 28.3
-    'hello': (96, 160),        # 100,000 waiting handshakes, --max-flows 200000
+    'hello': (96, 160),        # 38 / -- 100,000 waiting handshakes, --max-flows 200000
+    'hello-workers': (128, 256),  # 43 / -- the same with -j 2 and 3: records stream out
     'frag': (32, 64),          # 16.7 / 28.2
     'quic': (256, 400),        # 175.6 / 280.7 (50,000 datagrams)
     'quic-limited': (40, 96),  # 23.7 / 64.5 (--mem-limit 8)
@@ -408,8 +409,19 @@ def test_hello_flood():
     path = pcap_path('hello-%d' % n)
     hp.write_merged(path, LEGIT, gen())
     r = run('hello-%d' % n, path, '--max-flows', str(2 * n))
+    # with workers: the final flush releases every flow at once, and the
+    # workers' records must stream out in order without piling up
+    rj = {j: run('hello-%d-j%d' % (n, j), path, '--max-flows', str(2 * n), '-j', str(j))
+          for j in (2, 3)}
     remove(path)
     what = 'half-open handshake flood, %d ClientHellos' % n
+    for j, x in rj.items():
+        sane(x, '%s, -j %d' % (what, j))
+        same = [e for e in x.events if e.get('event_type') != 'stats'] == \
+            [e for e in r.events if e.get('event_type') != 'stats']
+        check('%s, -j %d: the same %d events in the same order as -j 1'
+              % (what, j, len(r.events) - 1), same)
+        cap(x, '%s, -j %d' % (what, j), 'hello-workers')
     sane(r, what)
     legit(r, what)
     st, base_st = r.stats, BASE_RUN.stats
