@@ -116,6 +116,7 @@ struct kp_workers {
     struct kp_engine *eng; /* the dispatcher and delivery stage */
     unsigned n;
     uint64_t share_sum;   /* CALLER_SHARE + (n - 1) * THREAD_SHARE */
+    uint64_t clock_us;    /* latest frame time fed */
     struct kp_worker *w;
     uint64_t seq;
     uint64_t next_sweep_us;
@@ -637,9 +638,12 @@ int kp_workers_feed(struct kp_engine *eng, int linktype, uint64_t ts_us, const u
         return KP_EINVAL;
     }
     ws->seq++;
-    if (ts_us > eng->now_us) {
-        eng->now_us = ts_us;
+    /* the capture's clock, as a single engine keeps it (the latest frame
+     * time); not eng->now_us, which delivery sets to each record's time */
+    if (ts_us > ws->clock_us) {
+        ws->clock_us = ts_us;
     }
+    eng->now_us = ws->clock_us;
     /* the worker of the frame's flow; frames that are no flow's go by
      * address (fragments) or to worker 0 (undecodable: only counted) */
     struct kp_pkt pkt;
@@ -663,8 +667,8 @@ int kp_workers_feed(struct kp_engine *eng, int linktype, uint64_t ts_us, const u
     struct msg m;
     memset(&m, 0, sizeof(m));
     m.seq = ws->seq;
-    m.now_us = eng->now_us;
-    if (flow_pkt && eng->now_us >= ws->next_sweep_us) {
+    m.now_us = ws->clock_us;
+    if (flow_pkt && ws->clock_us >= ws->next_sweep_us) {
         /* the sweep a single engine would run before this frame (engine.c
          * kp_engine_tick) */
         m.type = MSG_TICK;
@@ -674,7 +678,7 @@ int kp_workers_feed(struct kp_engine *eng, int linktype, uint64_t ts_us, const u
         for (unsigned i = ws->n; i-- > 0;) {
             put_msg(eng, &ws->w[i], &m, NULL);
         }
-        ws->next_sweep_us = (eng->now_us / ws->grain_us + 1) * ws->grain_us;
+        ws->next_sweep_us = (ws->clock_us / ws->grain_us + 1) * ws->grain_us;
     }
     m.type = MSG_PACKET;
     m.linktype = linktype;
@@ -712,7 +716,7 @@ static void stop_all(struct kp_engine *eng, uint8_t type)
     memset(&m, 0, sizeof(m));
     m.type = type;
     m.seq = ws->seq + 1;
-    m.now_us = eng->now_us;
+    m.now_us = ws->clock_us > eng->now_us ? ws->clock_us : eng->now_us;
     for (unsigned i = ws->n; i-- > 0;) { /* worker 0 last, as for ticks */
         if (ws->w[i].started || ws->w[i].in_caller) {
             put_msg(eng, &ws->w[i], &m, NULL);
@@ -843,7 +847,7 @@ int kp_workers_start(struct kp_engine *eng, unsigned n, char *err, size_t errlen
         cfg.max_flows = cfg.max_flows > 0 ? cfg.max_flows : 1;
         cfg.mem_limit = eng->cfg.mem_limit * share / ws->share_sum;
         cfg.mem_limit = cfg.mem_limit > 0 ? cfg.mem_limit : 1;
-        cfg.hash_seed = ws->k0 ^ (0x9e3779b97f4a7c15ULL * (i + 1));
+        cfg.hash_seed = ws->k0; /* its table's keys become the dispatcher's below */
         int rc = kp_engine_new(&w->eng, &cfg, err, errlen);
         if (rc != KP_OK) {
             return rc;

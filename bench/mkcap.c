@@ -25,7 +25,9 @@
  * The same arguments and templates give the same bytes (fixed-seed PRNG, no clock, no
  * hash randomisation). A JSON summary goes to standard output.
  */
+#ifndef _DEFAULT_SOURCE
 #define _DEFAULT_SOURCE /* u_int and friends in <pcap/bpf.h> */
+#endif
 #include <pcap/pcap.h>
 
 #include <errno.h>

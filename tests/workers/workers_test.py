@@ -11,14 +11,23 @@ stats line's counters that are per worker by nature (mem_peak, the
 certificate cache).  The stats that describe the traffic (packets, flows,
 handshakes, key records, sessions) must be equal too.
 
-usage: workers_test.py KEYPROV PCAP_DIR
+Last, a 32 MiB mix of all of them replicated with distinct addresses by the
+benchmark's generator (MKCAP, bench/mkcap.c, templates classed as bench/run
+does): ~3,000 concurrent flows, so that one sweep releases thousands and
+the workers' records stream out while it runs (a 32 MiB mix is what first
+showed the dispatcher's clock going back during such a sweep).
+
+usage: workers_test.py KEYPROV PCAP_DIR MKCAP
 """
+import importlib.machinery
+import importlib.util
 import json
 import os
 import shutil
 import subprocess
 import sys
 
+sys.dont_write_bytecode = True  # no __pycache__ in the source tree
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), '..'))
 from shared_pcaps import require  # noqa: E402
 import tempfile
@@ -40,11 +49,24 @@ def run(keyprov, path, j):
     return lines[:-1], stats, None
 
 
+def make_mix(tmp, mkcap, pdir, src):
+    """The 32 MiB mix, from a manifest written as bench/run writes it."""
+    loader = importlib.machinery.SourceFileLoader('bench_run', os.path.join(src, 'bench', 'run'))
+    spec = importlib.util.spec_from_loader('bench_run', loader)
+    bench = importlib.util.module_from_spec(spec)
+    loader.exec_module(bench)
+    manifest, _ = bench.write_manifest(tmp, pdir)
+    out = os.path.join(tmp, 'mix-32MiB.pcap')
+    subprocess.run([mkcap, 'mix', '-o', out, '--manifest', manifest, '--size-mib', '32',
+                    '--seed', '6'], check=True, capture_output=True, timeout=300)
+    return out
+
+
 def main():
-    if len(sys.argv) != 3:
+    if len(sys.argv) != 4:
         print(__doc__)
         return 2
-    keyprov, pdir = sys.argv[1], sys.argv[2]
+    keyprov, pdir, mkcap = sys.argv[1], sys.argv[2], sys.argv[3]
     require(pdir, 'workers')
     src = os.environ.get('KP_SRCDIR', os.path.join(os.path.dirname(__file__), '..', '..'))
     caps = sorted(os.path.join(pdir, f) for f in os.listdir(pdir)
@@ -70,6 +92,7 @@ def main():
                     ether.append(out)
         subprocess.run([mc, '-F', 'pcap', '-w', merged] + ether, check=True, capture_output=True)
         caps.append(merged)
+        caps.append(make_mix(tmp, mkcap, pdir, src))
         failed = 0
         events = 0
         for c in caps:
@@ -100,8 +123,8 @@ def main():
                     print('FAIL %s -j %d: stats differ (-j 1, -j %d): %s' % (
                         os.path.basename(c), j, j, diff))
                     failed += 1
-        print('%d captures (the last one the %d Ethernet ones merged), %d events with -j 1: '
-              '%d differences' % (len(caps), len(ether), events, failed))
+        print('%d captures (the last two the %d Ethernet ones merged, and a 32 MiB mix), '
+              '%d events with -j 1: %d differences' % (len(caps), len(ether), events, failed))
         if events < 1000:
             print('FAIL too few events for the comparison to mean anything')
             return 1
