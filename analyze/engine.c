@@ -304,30 +304,8 @@ void kp_engine_feed_decoded(struct kp_engine *eng, enum kp_res r, const struct k
     process(eng, f, dir, pkt, wirelen);
 }
 
-void kp_engine_feed_hashed(struct kp_engine *eng, int linktype, uint64_t ts_us,
-                           const uint8_t *data, size_t caplen, size_t wirelen, bool have_hash,
-                           uint32_t hash)
-{
-    struct kp_pkt pkt;
-    struct kp_flow_key key;
-    enum kp_res r = kp_decode(linktype, data, caplen, &pkt);
-    bool src_is_a = false;
-    if (r == KP_RES_OK && !pkt.fragment &&
-        (pkt.proto == KP_PROTO_TCP || pkt.proto == KP_PROTO_UDP)) {
-        src_is_a = kp_flow_key_make(&key, &pkt.src, pkt.sport, &pkt.dst, pkt.dport, pkt.proto);
-        if (!have_hash) {
-            hash = kp_flow_table_hash(eng->flows, &key);
-        }
-    }
-    kp_engine_feed_decoded(eng, r, &pkt, ts_us, wirelen, &key, hash, src_is_a);
-}
-
-/* How far ahead of the packet being processed the batch loop asks for a
- * flow's hash bucket, and for the flow itself (once its bucket is in). */
-#define AHEAD_BUCKET 8
-#define AHEAD_FLOW 4
-
-struct ahead {
+/* A frame decoded, with its flow's key and hash if it has a flow. */
+struct decoded {
     struct kp_pkt pkt;
     struct kp_flow_key key;
     uint32_t hash;
@@ -336,26 +314,50 @@ struct ahead {
     bool src_is_a;
 };
 
-static void look_ahead(const struct kp_engine *eng, int linktype, const struct kp_frame *fr,
-                       struct ahead *a)
+/* Decoding is pure: its result does not depend on what was processed
+ * before, so a frame may be decoded ahead of its turn.  The hash is
+ * computed unless the caller has it (have_hash). */
+static void decode_frame(const struct kp_engine *eng, int linktype, const uint8_t *data,
+                         size_t caplen, bool have_hash, uint32_t hash, struct decoded *d)
 {
-    a->res = kp_decode(linktype, fr->data, fr->caplen, &a->pkt);
-    a->hash = 0;
-    a->src_is_a = false;
-    a->flow = a->res == KP_RES_OK && !a->pkt.fragment &&
-              (a->pkt.proto == KP_PROTO_TCP || a->pkt.proto == KP_PROTO_UDP);
-    if (a->flow) {
-        a->src_is_a = kp_flow_key_make(&a->key, &a->pkt.src, a->pkt.sport, &a->pkt.dst,
-                                       a->pkt.dport, a->pkt.proto);
-        a->hash = kp_flow_table_hash(eng->flows, &a->key);
-        kp_flow_prefetch_bucket(eng->flows, a->hash);
+    d->res = kp_decode(linktype, data, caplen, &d->pkt);
+    d->hash = 0;
+    d->src_is_a = false;
+    d->flow = d->res == KP_RES_OK && !d->pkt.fragment &&
+              (d->pkt.proto == KP_PROTO_TCP || d->pkt.proto == KP_PROTO_UDP);
+    if (d->flow) {
+        d->src_is_a = kp_flow_key_make(&d->key, &d->pkt.src, d->pkt.sport, &d->pkt.dst,
+                                       d->pkt.dport, d->pkt.proto);
+        d->hash = have_hash ? hash : kp_flow_table_hash(eng->flows, &d->key);
+    }
+}
+
+void kp_engine_feed_hashed(struct kp_engine *eng, int linktype, uint64_t ts_us,
+                           const uint8_t *data, size_t caplen, size_t wirelen, bool have_hash,
+                           uint32_t hash)
+{
+    struct decoded d;
+    decode_frame(eng, linktype, data, caplen, have_hash, hash, &d);
+    kp_engine_feed_decoded(eng, d.res, &d.pkt, ts_us, wirelen, &d.key, d.hash, d.src_is_a);
+}
+
+/* How far ahead of the packet being processed the batch loop asks for a
+ * flow's hash bucket, and for the flow itself (once its bucket is in). */
+#define AHEAD_BUCKET 8
+#define AHEAD_FLOW 4
+
+static void look_ahead(const struct kp_engine *eng, int linktype, const struct kp_frame *fr,
+                       struct decoded *d)
+{
+    decode_frame(eng, linktype, fr->data, fr->caplen, false, 0, d);
+    if (d->flow) {
+        kp_flow_prefetch_bucket(eng->flows, d->hash);
     }
 }
 
 /* kp_engine_feed on each frame in turn; meanwhile the flow-table memory of
- * the frames ahead is brought into cache.  The frames are decoded once,
- * a few ahead of the one being processed (decoding is pure: its result
- * does not depend on what was processed before). */
+ * the frames ahead is brought into cache.  The frames are decoded once, a
+ * few ahead of the one being processed. */
 KP_API int kp_engine_feed_batch(struct kp_engine *eng, int linktype, const struct kp_frame *frames,
                                 size_t n)
 {
@@ -374,7 +376,7 @@ KP_API int kp_engine_feed_batch(struct kp_engine *eng, int linktype, const struc
         }
         return rc;
     }
-    struct ahead ring[AHEAD_BUCKET + 1];
+    struct decoded ring[AHEAD_BUCKET + 1];
     size_t filled = 0;
     for (; filled < n && filled < AHEAD_BUCKET; filled++) {
         look_ahead(eng, linktype, &frames[filled], &ring[filled % (AHEAD_BUCKET + 1)]);
@@ -385,13 +387,13 @@ KP_API int kp_engine_feed_batch(struct kp_engine *eng, int linktype, const struc
             filled++;
         }
         if (i + AHEAD_FLOW < filled) {
-            const struct ahead *b = &ring[(i + AHEAD_FLOW) % (AHEAD_BUCKET + 1)];
+            const struct decoded *b = &ring[(i + AHEAD_FLOW) % (AHEAD_BUCKET + 1)];
             if (b->flow) {
                 kp_flow_prefetch_flow(eng->flows, b->hash);
             }
         }
         const struct kp_frame *fr = &frames[i];
-        const struct ahead *a = &ring[i % (AHEAD_BUCKET + 1)];
+        const struct decoded *a = &ring[i % (AHEAD_BUCKET + 1)];
         kp_engine_feed_decoded(eng, a->res, &a->pkt, fr->ts_us, fr->wirelen, &a->key, a->hash,
                                a->src_is_a);
     }
